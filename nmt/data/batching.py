@@ -1,0 +1,86 @@
+"""Token-budget batches of similar-length pairs, and the padded tensors a model consumes."""
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from nmt.tokenize.base import BOS_ID, EOS_ID, PAD_ID
+
+
+@dataclass
+class Batch:
+    src: torch.Tensor       # (B, S) source ids + EOS, right-padded with PAD_ID
+    tgt_in: torch.Tensor    # (B, T) BOS + target ids
+    tgt_out: torch.Tensor   # (B, T) target ids + EOS: what the decoder must predict
+    n_tgt_tokens: int       # real (non-pad) tokens in tgt_out
+
+    @property
+    def src_mask(self):     # True where the source holds a real token
+        return self.src != PAD_ID
+
+    def to(self, device):
+        return Batch(self.src.to(device), self.tgt_in.to(device), self.tgt_out.to(device), self.n_tgt_tokens)
+
+
+def pad(sequences, value=PAD_ID):
+    out = torch.full((len(sequences), max(len(s) for s in sequences)), value, dtype=torch.long)
+    for i, s in enumerate(sequences):
+        out[i, :len(s)] = torch.as_tensor(np.asarray(s, dtype=np.int64))
+    return out
+
+
+def source_tensor(id_lists):
+    """Padded (B, S) source ids, each sentence ending in EOS."""
+    return pad([list(s) + [EOS_ID] for s in id_lists])
+
+
+def make_batch(src_split, tgt_split, indices):
+    tgt = [list(tgt_split[i]) for i in indices]
+    tgt_in = pad([[BOS_ID] + t for t in tgt])
+    tgt_out = pad([t + [EOS_ID] for t in tgt])
+    return Batch(source_tensor([src_split[i] for i in indices]), tgt_in, tgt_out,
+                 n_tgt_tokens=sum(len(t) + 1 for t in tgt))
+
+
+class TokenBatchSampler:
+    """Batches of indices whose padded size (sentences x longest side) stays within a token budget.
+
+    Pairs are sorted by length (random tie-breaking) so a batch holds similar lengths and
+    little padding; the batch order is shuffled each epoch. Everything is a function of
+    (seed, epoch), so `state()` / `load_state()` resume at the exact batch.
+    """
+
+    def __init__(self, src_lengths, tgt_lengths, batch_tokens, seed):
+        self.lengths = np.maximum(np.asarray(src_lengths), np.asarray(tgt_lengths)) + 1  # + BOS/EOS
+        self.batch_tokens, self.seed = batch_tokens, seed
+        self.epoch, self.position = 0, 0
+
+    def batches_of_epoch(self, epoch):
+        rng = np.random.default_rng((self.seed, epoch))
+        order = np.lexsort((rng.random(len(self.lengths)), self.lengths))
+        batches, current, longest = [], [], 0
+        for i in order:
+            longest_if_added = max(longest, self.lengths[i])
+            if current and longest_if_added * (len(current) + 1) > self.batch_tokens:
+                batches.append(current)
+                current, longest_if_added = [], self.lengths[i]
+            current.append(int(i))
+            longest = longest_if_added
+        if current:
+            batches.append(current)
+        return [batches[j] for j in rng.permutation(len(batches))]
+
+    def __iter__(self):
+        """Yield batches forever, epoch after epoch; `self.epoch`/`self.position` track the next one."""
+        while True:
+            batches = self.batches_of_epoch(self.epoch)
+            while self.position < len(batches):
+                self.position += 1
+                yield batches[self.position - 1]
+            self.epoch, self.position = self.epoch + 1, 0
+
+    def state(self):
+        return {"epoch": self.epoch, "position": self.position}
+
+    def load_state(self, state):
+        self.epoch, self.position = int(state["epoch"]), int(state["position"])

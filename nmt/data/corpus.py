@@ -1,0 +1,108 @@
+"""Reading parallel text (local files or Hugging Face `datasets`) and cleaning it.
+
+Cleaning is NFC normalisation and whitespace collapsing for every split; the
+length and ratio filters apply to training data only, and their drop counts are
+reported per reason.
+"""
+import unicodedata
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from nmt.errors import NmtError
+
+
+@dataclass
+class ParallelText:
+    src: list
+    tgt: list
+
+
+def read_lines(path):
+    """Lines of a UTF-8 text file, without line breaks; an NmtError names file and line on bad input."""
+    path = Path(path)
+    if not path.exists():
+        raise NmtError(f"{path}: file not found")
+    if not path.is_file():
+        raise NmtError(f"{path}: is a directory, not a file")
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n") + 1
+        raise NmtError(f"{path}:{line}: not valid UTF-8 (byte {data[e.start]:#x})") from None
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()  # the final newline ends the last line; it does not start a new one
+    return [line.rstrip("\r") for line in lines]
+
+
+def normalize(line):
+    """Unicode NFC and single spaces: the form every sentence takes before tokenisation."""
+    return " ".join(unicodedata.normalize("NFC", line).split())
+
+
+def read_parallel_files(directory, split, src_lang, tgt_lang):
+    src_path = Path(directory) / f"{split}.{src_lang}"
+    tgt_path = Path(directory) / f"{split}.{tgt_lang}"
+    src, tgt = read_lines(src_path), read_lines(tgt_path)
+    if len(src) != len(tgt):
+        raise NmtError(f"{src_path} has {len(src)} lines but {tgt_path} has {len(tgt)}")
+    if not src:
+        raise NmtError(f"{src_path}: file is empty")
+    return ParallelText(src, tgt)
+
+
+def read_parallel_hf(name, config, split, src_lang, tgt_lang):
+    """A split of a `datasets` translation dataset ({'translation': {src: ..., tgt: ...}}).
+
+    `name` is a hub name or a folder written by `Dataset(Dict).save_to_disk`.
+    """
+    import datasets  # heavy import, only when this source is used
+
+    if Path(name).is_dir():
+        loaded = datasets.load_from_disk(name)
+        if isinstance(loaded, datasets.DatasetDict):
+            if split not in loaded:
+                raise NmtError(f"{name}: no split {split!r} (has {', '.join(loaded)})")
+            loaded = loaded[split]
+    else:
+        try:
+            loaded = datasets.load_dataset(name, config or None, split=split)
+        except Exception as e:  # the hub raises many types; the user needs the one line
+            raise NmtError(f"datasets could not load {name!r} split {split!r}: {e}") from None
+    if "translation" not in loaded.column_names:
+        raise NmtError(f"{name}: expected a 'translation' column, found {loaded.column_names}")
+    pairs = loaded["translation"]
+    try:
+        return ParallelText([p[src_lang] for p in pairs], [p[tgt_lang] for p in pairs])
+    except KeyError as e:
+        raise NmtError(f"{name}: translation entries lack language {e.args[0]!r}") from None
+
+
+def read_split(cfg, split):
+    """The split of the corpus that `cfg` (a DataConfig) names."""
+    if cfg.hf_dataset:
+        return read_parallel_hf(cfg.hf_dataset, cfg.hf_config, split, cfg.src_lang, cfg.tgt_lang)
+    if not cfg.dir:
+        raise NmtError("no data: set data.dir (or --data-dir) or data.hf_dataset")
+    return read_parallel_files(cfg.dir, split, cfg.src_lang, cfg.tgt_lang)
+
+
+def clean_training_pairs(text, max_words, max_ratio):
+    """Normalise and filter training pairs; returns (ParallelText, Counter of drops by reason)."""
+    dropped = Counter()
+    src_out, tgt_out = [], []
+    for s, t in zip(text.src, text.tgt):
+        s, t = normalize(s), normalize(t)
+        ns, nt = len(s.split()), len(t.split())
+        if ns == 0 or nt == 0:
+            dropped["empty"] += 1
+        elif max(ns, nt) > max_words:
+            dropped["too long"] += 1
+        elif max(ns, nt) / min(ns, nt) > max_ratio:
+            dropped["length ratio"] += 1
+        else:
+            src_out.append(s)
+            tgt_out.append(t)
+    return ParallelText(src_out, tgt_out), dropped

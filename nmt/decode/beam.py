@@ -1,0 +1,86 @@
+"""Batched beam search with a length penalty and n-best lists.
+
+Rows of the decoding state are (sentence, beam) pairs, sentence-major. Each step
+scores every continuation of every live beam, takes the 2K best per sentence, moves
+the EOS-ending ones among the K best to that sentence's finished list and keeps the
+K best others as the new beams. A sentence leaves the batch once it has K finished
+hypotheses or reaches its length cap, so long sentences never slow down short ones.
+"""
+from dataclasses import dataclass
+
+import torch
+
+from nmt.decode.penalties import force_eos_where, length_penalty, max_output_lengths
+from nmt.tokenize.base import BOS_ID, EOS_ID, PAD_ID
+
+
+@dataclass
+class Hypothesis:
+    tokens: list       # EOS excluded
+    score: float       # log_prob / length_penalty: what hypotheses are ranked by
+    log_prob: float    # sum of token log-probabilities, EOS included
+
+
+def beam_search(model, src, beam, lenpen, max_len_a, max_len_b, n_best=1):
+    """n_best Hypotheses per source row, best first."""
+    with model.generation_mode():
+        batch, device = src.size(0), src.device
+        limits = max_output_lengths((src != PAD_ID).sum(1), max_len_a, max_len_b, model.max_positions)
+        state = model.reorder_state(model.encode(src), torch.arange(batch, device=device).repeat_interleave(beam))
+        search = _BeamState(batch, beam, device)
+        finished = [[] for _ in range(batch)]
+        for step in range(int(limits.max()) + 1):
+            log_probs, state = model.decode_step(search.prefixes[:, -1], state)
+            at_limit = (limits[search.sentences] == step).repeat_interleave(beam)
+            rows = search.advance(force_eos_where(log_probs, at_limit, EOS_ID), step, lenpen, finished)
+            state = model.reorder_state(state, rows)
+            done = torch.tensor([len(finished[s]) >= beam for s in search.sentences.tolist()], device=device)
+            done |= limits[search.sentences] == step
+            if done.all():
+                break
+            if done.any():
+                state = model.reorder_state(state, search.drop(done))
+    return [sorted(hyps, key=lambda h: -h.score)[:n_best] for hyps in finished]
+
+
+class _BeamState:
+    """The live beams: prefixes (rows, t+1), cumulative scores (sentences, K), sentence ids."""
+
+    def __init__(self, batch, beam, device):
+        self.beam = beam
+        self.sentences = torch.arange(batch, device=device)
+        self.prefixes = torch.full((batch * beam, 1), BOS_ID, dtype=torch.long, device=device)
+        self.scores = torch.zeros(batch, beam, device=device)
+        self.scores[:, 1:] = float("-inf")  # all beams start identical: only the first is live
+
+    def advance(self, log_probs, step, lenpen, finished):
+        """Extend the beams by one token; returns the state rows the new beams come from."""
+        n, k = self.scores.shape
+        vocab = log_probs.size(-1)
+        candidates = (self.scores.reshape(-1, 1) + log_probs).view(n, k * vocab)
+        top_scores, top_index = candidates.topk(2 * k, dim=1)
+        top_beam, top_token = top_index // vocab, top_index % vocab
+        is_eos = top_token == EOS_ID
+        self._finish(is_eos[:, :k] & top_scores[:, :k].isfinite(), top_scores, top_beam, step, lenpen, finished)
+        # the K best candidates that do not end: rank EOS candidates after all others
+        order = (is_eos.long() * 2 * k + torch.arange(2 * k, device=is_eos.device)).argsort(dim=1)[:, :k]
+        rows = (torch.arange(n, device=is_eos.device)[:, None] * k + top_beam.gather(1, order)).view(-1)
+        self.prefixes = torch.cat([self.prefixes[rows], top_token.gather(1, order).view(-1, 1)], dim=1)
+        self.scores = top_scores.gather(1, order)
+        return rows
+
+    def _finish(self, ends, top_scores, top_beam, step, lenpen, finished):
+        penalty = float(length_penalty(torch.tensor(step + 1.0), lenpen))
+        for i, j in ends.nonzero().tolist():
+            sentence = int(self.sentences[i])
+            if len(finished[sentence]) < self.beam:
+                tokens = self.prefixes[i * self.beam + int(top_beam[i, j]), 1:].tolist()
+                log_prob = float(top_scores[i, j])
+                finished[sentence].append(Hypothesis(tokens, log_prob / penalty, log_prob))
+
+    def drop(self, done):
+        """Remove finished sentences; returns the state rows that stay."""
+        keep = (~done).nonzero().squeeze(1)
+        rows = (keep[:, None] * self.beam + torch.arange(self.beam, device=keep.device)).view(-1)
+        self.sentences, self.scores, self.prefixes = self.sentences[keep], self.scores[keep], self.prefixes[rows]
+        return rows

@@ -1,0 +1,69 @@
+"""Text in, text out: tokenise, batch by length, decode, detokenise, restore the input order.
+
+Used by validation during training and by `nmt translate`, so both decode the same way.
+Output line i always answers input line i: empty input lines give empty output lines.
+"""
+from dataclasses import dataclass, field
+
+from nmt.data.batching import source_tensor
+from nmt.data.corpus import normalize
+from nmt.decode.beam import beam_search
+from nmt.decode.greedy import greedy_search
+
+
+@dataclass
+class Translation:
+    text: str
+    score: float
+    tokens: list = field(repr=False)
+
+
+class Translator:
+    def __init__(self, model, tokenizers, device, beam=5, lenpen=1.0, max_len_a=1.5, max_len_b=10,
+                 batch_size=64, n_best=1, max_source_tokens=None):
+        self.model, self.tokenizers, self.device = model, tokenizers, device
+        self.beam, self.lenpen, self.n_best = beam, lenpen, n_best
+        self.max_len_a, self.max_len_b, self.batch_size = max_len_a, max_len_b, batch_size
+        # the source needs room for EOS within the model's positions
+        limit = model.max_positions
+        self.max_source_tokens = max_source_tokens or (limit - 1 if limit else None)
+        self.truncated = 0  # inputs cut to max_source_tokens so far
+
+    @classmethod
+    def from_config(cls, model, tokenizers, device, cfg, **overrides):
+        """A Translator with the settings of a DecodeConfig, some of them overridden (beam=1, ...)."""
+        settings = dict(beam=cfg.beam, lenpen=cfg.lenpen, max_len_a=cfg.max_len_a, max_len_b=cfg.max_len_b,
+                        batch_size=cfg.batch_size, n_best=cfg.n_best)
+        settings.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(model, tokenizers, device, **settings)
+
+    def encode_source(self, line):
+        ids = self.tokenizers.src.encode(normalize(line))
+        if self.max_source_tokens and len(ids) > self.max_source_tokens:
+            self.truncated += 1
+            ids = ids[:self.max_source_tokens]
+        return ids
+
+    def decode_batch(self, id_lists):
+        """n-best lists of (token list, score) for a batch of encoded sources."""
+        src = source_tensor(id_lists).to(self.device)
+        if self.beam == 1 and self.n_best == 1:
+            tokens, scores = greedy_search(self.model, src, self.max_len_a, self.max_len_b)
+            return [[(t, s)] for t, s in zip(tokens, scores)]
+        hyps = beam_search(self.model, src, self.beam, self.lenpen, self.max_len_a, self.max_len_b, self.n_best)
+        return [[(h.tokens, h.score) for h in nbest] for nbest in hyps]
+
+    def translate_nbest(self, lines):
+        """For each input line, a list of n_best Translations (one empty Translation for an empty line)."""
+        encoded = [self.encode_source(line) for line in lines]
+        results = [[Translation("", 0.0, [])] for _ in lines]
+        order = sorted((i for i, ids in enumerate(encoded) if ids), key=lambda i: len(encoded[i]))
+        for start in range(0, len(order), self.batch_size):
+            chunk = order[start:start + self.batch_size]
+            for i, nbest in zip(chunk, self.decode_batch([encoded[i] for i in chunk])):
+                results[i] = [Translation(self.tokenizers.tgt.decode(t), s, t) for t, s in nbest]
+        return results
+
+    def translate(self, lines):
+        return [nbest[0].text for nbest in self.translate_nbest(lines)]
+

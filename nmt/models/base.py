@@ -1,0 +1,34 @@
+"""What every translation model offers: encode, decode one step, reorder its state.
+
+Decoders (greedy, beam) drive generation through these three methods only, so a
+model never sees a beam. Decoding state is a flat dict of tensors whose first
+dimension is the batch, which lets `reorder_state` work for every model.
+"""
+import torch
+from torch import nn
+
+
+class Seq2Seq(nn.Module):
+    max_positions = None  # longest target a model can decode (None: no limit)
+
+    def forward(self, src, tgt_in):
+        """Teacher forcing: logits (B, T, V) for every target position."""
+        raise NotImplementedError
+
+    def encode(self, src):
+        """Decoding state (dict of batch-first tensors) after reading `src` (B, S)."""
+        raise NotImplementedError
+
+    def decode_step(self, prev_tokens, state):
+        """Log-probabilities (B, V) of the next token given the last one (B,); returns (log_probs, state)."""
+        raise NotImplementedError
+
+    @staticmethod
+    def reorder_state(state, index):
+        """Keep (and repeat) batch rows `index` of every state tensor: beam reordering and pruning."""
+        return {name: t.index_select(0, index) for name, t in state.items()}
+
+    def generation_mode(self):
+        """Eval mode with gradients off: what every decoder runs under."""
+        self.eval()
+        return torch.inference_mode()

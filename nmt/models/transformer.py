@@ -1,0 +1,180 @@
+"""The Transformer encoder-decoder (Vaswani et al. 2017), pre-norm by default.
+
+Attention runs through PyTorch's scaled_dot_product_attention. Incremental decoding
+keeps each decoder layer's self-attention keys/values and the encoder's projected
+keys/values in the decoding state, so a step costs one position, not the prefix.
+"""
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from nmt.models.base import Seq2Seq
+from nmt.tokenize.base import PAD_ID
+
+
+def sinusoidal_positions(max_positions, d_model):
+    position = torch.arange(max_positions).unsqueeze(1)
+    frequency = torch.exp(torch.arange(0, d_model, 2) * (-math.log(10000.0) / d_model))
+    table = torch.zeros(max_positions, d_model)
+    table[:, 0::2] = torch.sin(position * frequency)
+    table[:, 1::2] = torch.cos(position * frequency)
+    return table
+
+
+class MultiHeadAttention(nn.Module):
+    def __init__(self, d_model, heads, dropout):
+        super().__init__()
+        self.heads, self.dropout = heads, dropout
+        self.q_proj = nn.Linear(d_model, d_model)
+        self.kv_proj = nn.Linear(d_model, 2 * d_model)
+        self.out_proj = nn.Linear(d_model, d_model)
+
+    def split_heads(self, x):  # (B, L, D) -> (B, H, L, D/H)
+        b, length, d = x.shape
+        return x.view(b, length, self.heads, d // self.heads).transpose(1, 2)
+
+    def keys_values(self, x):
+        k, v = self.kv_proj(x).chunk(2, dim=-1)
+        return self.split_heads(k), self.split_heads(v)
+
+    def forward(self, x, k, v, mask=None, causal=False):
+        """Attend from queries `x` (B, Lq, D) over keys/values (B, H, Lk, D/H)."""
+        q = self.split_heads(self.q_proj(x))
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal,
+                                             dropout_p=self.dropout if self.training else 0.0)
+        b, _, length, _ = out.shape
+        return self.out_proj(out.transpose(1, 2).reshape(b, length, -1))
+
+
+class FeedForward(nn.Sequential):
+    def __init__(self, d_model, ff_size, dropout):
+        super().__init__(nn.Linear(d_model, ff_size), nn.ReLU(), nn.Dropout(dropout), nn.Linear(ff_size, d_model))
+
+
+class Sublayer(nn.Module):
+    """Residual around a block with layer norm before (pre-norm) or after (post-norm) it."""
+
+    def __init__(self, d_model, dropout, pre_norm):
+        super().__init__()
+        self.norm, self.dropout, self.pre_norm = nn.LayerNorm(d_model), nn.Dropout(dropout), pre_norm
+
+    def input(self, x):
+        return self.norm(x) if self.pre_norm else x
+
+    def output(self, x, block_out):
+        x = x + self.dropout(block_out)
+        return x if self.pre_norm else self.norm(x)
+
+
+class EncoderLayer(nn.Module):
+    def __init__(self, d_model, heads, ff_size, dropout, attention_dropout, pre_norm):
+        super().__init__()
+        self.attn = MultiHeadAttention(d_model, heads, attention_dropout)
+        self.ff = FeedForward(d_model, ff_size, dropout)
+        self.attn_sub, self.ff_sub = Sublayer(d_model, dropout, pre_norm), Sublayer(d_model, dropout, pre_norm)
+
+    def forward(self, x, src_mask):
+        h = self.attn_sub.input(x)
+        x = self.attn_sub.output(x, self.attn(h, *self.attn.keys_values(h), mask=src_mask))
+        return self.ff_sub.output(x, self.ff(self.ff_sub.input(x)))
+
+
+class DecoderLayer(nn.Module):
+    def __init__(self, d_model, heads, ff_size, dropout, attention_dropout, pre_norm):
+        super().__init__()
+        self.self_attn = MultiHeadAttention(d_model, heads, attention_dropout)
+        self.cross_attn = MultiHeadAttention(d_model, heads, attention_dropout)
+        self.ff = FeedForward(d_model, ff_size, dropout)
+        self.subs = nn.ModuleList(Sublayer(d_model, dropout, pre_norm) for _ in range(3))
+
+    def forward(self, x, memory_kv, src_mask, cache=None):
+        """x: (B, T, D). With `cache` (keys, values of earlier positions) x is the next position
+        alone and the updated cache is returned; without it the causal mask hides the future."""
+        self_sub, cross_sub, ff_sub = self.subs
+        h = self_sub.input(x)
+        k, v = self.self_attn.keys_values(h)
+        if cache is not None:
+            k, v = torch.cat([cache[0], k], dim=2), torch.cat([cache[1], v], dim=2)
+        x = self_sub.output(x, self.self_attn(h, k, v, causal=cache is None))
+        x = cross_sub.output(x, self.cross_attn(cross_sub.input(x), *memory_kv, mask=src_mask))
+        return ff_sub.output(x, self.ff(ff_sub.input(x))), (k, v)
+
+
+class Transformer(Seq2Seq):
+    def __init__(self, src_vocab, tgt_vocab, d_model, heads, encoder_layers, decoder_layers, ff_size,
+                 dropout, attention_dropout=0.0, pre_norm=True, tie_output=True, share_embeddings=False,
+                 max_positions=1024):
+        super().__init__()
+        if share_embeddings and src_vocab != tgt_vocab:
+            raise ValueError("sharing embeddings needs one vocabulary for source and target")
+        self.d_model, self.max_positions = d_model, max_positions
+        self.tgt_embed = nn.Embedding(tgt_vocab, d_model, padding_idx=PAD_ID)
+        self.src_embed = self.tgt_embed if share_embeddings else nn.Embedding(src_vocab, d_model, padding_idx=PAD_ID)
+        self.register_buffer("positions", sinusoidal_positions(max_positions, d_model), persistent=False)
+        self.embed_dropout = nn.Dropout(dropout)
+        layer_args = (d_model, heads, ff_size, dropout, attention_dropout, pre_norm)
+        self.encoder_layers = nn.ModuleList(EncoderLayer(*layer_args) for _ in range(encoder_layers))
+        self.decoder_layers = nn.ModuleList(DecoderLayer(*layer_args) for _ in range(decoder_layers))
+        # pre-norm leaves the residual stream unnormalised: one final norm per stack
+        self.encoder_norm = nn.LayerNorm(d_model) if pre_norm else nn.Identity()
+        self.decoder_norm = nn.LayerNorm(d_model) if pre_norm else nn.Identity()
+        self.output = nn.Linear(d_model, tgt_vocab, bias=False)
+        self._init_weights()
+        if tie_output:
+            self.output.weight = self.tgt_embed.weight
+
+    def _init_weights(self):
+        for module in self.modules():
+            if isinstance(module, nn.Linear):
+                nn.init.xavier_uniform_(module.weight)
+                if module.bias is not None:
+                    nn.init.zeros_(module.bias)
+            elif isinstance(module, nn.Embedding):
+                # N(0, d^-1/2): after the sqrt(d) scaling, embeddings have unit variance
+                nn.init.normal_(module.weight, 0.0, self.d_model ** -0.5)
+                nn.init.zeros_(module.weight[PAD_ID])
+
+    def embed(self, embedding, tokens, start=0):
+        length = tokens.size(1)
+        if start + length > self.max_positions:
+            raise ValueError(f"sequence of {start + length} tokens exceeds max_positions {self.max_positions}")
+        x = embedding(tokens) * math.sqrt(self.d_model) + self.positions[start:start + length]
+        return self.embed_dropout(x)
+
+    def run_encoder(self, src):
+        """Encoder output (B, S, D) and the attention mask (B, 1, 1, S) that hides source padding."""
+        src_mask = (src != PAD_ID)[:, None, None, :]
+        x = self.embed(self.src_embed, src)
+        for layer in self.encoder_layers:
+            x = layer(x, src_mask)
+        return self.encoder_norm(x), src_mask
+
+    def forward(self, src, tgt_in):
+        memory, src_mask = self.run_encoder(src)
+        x = self.embed(self.tgt_embed, tgt_in)
+        for layer in self.decoder_layers:
+            x, _ = layer(x, layer.cross_attn.keys_values(memory), src_mask)
+        return self.output(self.decoder_norm(x))
+
+    def encode(self, src):
+        memory, src_mask = self.run_encoder(src)
+        state = {"src_mask": src_mask}
+        empty = memory.new_zeros(src.size(0), 0, self.d_model)
+        for i, layer in enumerate(self.decoder_layers):
+            state[f"memory_k.{i}"], state[f"memory_v.{i}"] = layer.cross_attn.keys_values(memory)
+            state[f"self_k.{i}"], state[f"self_v.{i}"] = layer.self_attn.keys_values(empty)
+        return state
+
+    def decode_step(self, prev_tokens, state):
+        step = state["self_k.0"].size(2)  # positions decoded so far
+        x = self.embed(self.tgt_embed, prev_tokens[:, None], start=step)
+        new_state = {"src_mask": state["src_mask"]}
+        for i, layer in enumerate(self.decoder_layers):
+            memory_kv = (state[f"memory_k.{i}"], state[f"memory_v.{i}"])
+            x, (k, v) = layer(x, memory_kv, state["src_mask"], cache=(state[f"self_k.{i}"], state[f"self_v.{i}"]))
+            new_state.update({f"memory_k.{i}": memory_kv[0], f"memory_v.{i}": memory_kv[1],
+                              f"self_k.{i}": k, f"self_v.{i}": v})
+        logits = self.output(self.decoder_norm(x[:, 0]))
+        return F.log_softmax(logits.float(), dim=-1), new_state

@@ -1,0 +1,170 @@
+"""`nmt train`: the training loop, validation on dev BLEU, checkpoints and the exported best model.
+
+    for each batch (token-budget buckets, shuffled):
+        lr <- schedule(step); loss <- label-smoothed CE; backward; clip; Adam step
+        every valid_every steps, at the time budget and at the end:
+            translate the dev set, score BLEU -> export best/ if it improved
+            write checkpoints/last.pt (everything needed to continue exactly)
+            stop if BLEU has not improved for `patience` validations
+"""
+import os
+import time
+
+import torch
+
+from nmt import atomic
+from nmt.config import ModelConfig, dump_yaml, from_dict, to_dict
+from nmt.data import dataset
+from nmt.data.batching import TokenBatchSampler, make_batch
+from nmt.data.corpus import read_lines
+from nmt.decode.translate import Translator
+from nmt.device import pick_device
+from nmt.errors import NmtError
+from nmt.evaluate import score_corpus
+from nmt.export import export_model
+from nmt.models import build_model
+from nmt.rundir import RunDir
+from nmt.tokenize import load_tokenizers
+from nmt.train.checkpoint import load_checkpoint, save_checkpoint
+from nmt.train.losses import label_smoothed_cross_entropy
+from nmt.train.reporting import Reporter
+from nmt.train.schedules import inverse_sqrt
+from nmt.train.stopping import EarlyStopping
+
+
+def train(cfg, run_dir, resume=False):
+    """Train until a limit (steps, epochs, time, patience) is reached; returns the best dev BLEU."""
+    trainer = Trainer(cfg, run_dir)
+    if resume:
+        trainer.resume()
+    return trainer.run()
+
+
+class Trainer:
+    def __init__(self, cfg, run_dir):
+        self.started = time.monotonic()
+        self.cfg, self.run_dir = cfg, RunDir(run_dir)
+        torch.manual_seed(cfg.train.seed)
+        torch.set_num_threads(cfg.train.threads or os.cpu_count() or 1)
+        self.device = pick_device(cfg.train.device)
+        self.manifest = dataset.verify_manifest(self.run_dir.root)
+        self.tokenizers = load_tokenizers(self.run_dir.tokenizer)
+        self.train_src, self.train_tgt = dataset.load_split(self.run_dir.data, "train")
+        size = cfg.data.valid_size or None
+        self.valid_src = read_lines(self.run_dir.valid_text("src"))[:size]
+        self.valid_ref = read_lines(self.run_dir.valid_text("ref"))[:size]
+        self.model = build_model(cfg.model, self.tokenizers.src.vocab_size, self.tokenizers.tgt.vocab_size,
+                                 self.tokenizers.joint).to(self.device)
+        t = cfg.train
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=t.lr, betas=t.adam_betas, eps=t.adam_eps,
+                                          weight_decay=t.weight_decay)
+        self.sampler = TokenBatchSampler(self.train_src.lengths, self.train_tgt.lengths, t.batch_tokens, t.seed)
+        self.stopping = EarlyStopping(t.patience)
+        self.step, self.elapsed_before = 0, 0.0
+        atomic.write_text(self.run_dir.config, dump_yaml(cfg))
+
+    @property
+    def elapsed(self):
+        return self.elapsed_before + time.monotonic() - self.started
+
+    def state_dict(self):
+        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "sampler": self.sampler.state(), "stopping": self.stopping.state_dict(),
+                "step": self.step, "elapsed": self.elapsed, "rng": torch.get_rng_state(),
+                "config": to_dict(self.cfg),
+                "vocab": [self.tokenizers.src.vocab_size, self.tokenizers.tgt.vocab_size]}
+
+    def resume(self):
+        state = load_checkpoint(self.run_dir.checkpoint)
+        vocab = [self.tokenizers.src.vocab_size, self.tokenizers.tgt.vocab_size]
+        if list(state["vocab"]) != vocab:
+            raise NmtError(f"{self.run_dir.checkpoint}: trained with vocabulary sizes {list(state['vocab'])}, "
+                           f"but the run's tokenizer has {vocab}")
+        if from_dict(state["config"]["model"], ModelConfig, "model.") != self.cfg.model:
+            raise NmtError(f"{self.run_dir.checkpoint}: the model section of the config differs from the "
+                           "checkpoint's; resume with the run's own config.yaml")
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.sampler.load_state(state["sampler"])
+        self.stopping.load_state_dict(state["stopping"])
+        self.step, self.elapsed_before = int(state["step"]), float(state["elapsed"])
+        torch.set_rng_state(state["rng"])
+        self.started = time.monotonic()
+
+    def limit_reached(self):
+        t = self.cfg.train
+        return ((t.max_steps and self.step >= t.max_steps) or (t.max_epochs and self.sampler.epoch >= t.max_epochs)
+                or (t.max_time and self.elapsed >= t.max_time) or self.stopping.should_stop)
+
+    def run(self):
+        t = self.cfg.train
+        reporter = Reporter(self.run_dir.metrics, self.run_dir.tensorboard, t.max_steps or None, self.step)
+        window = {"loss": 0.0, "tokens": 0, "time": 0.0}
+        validated_at = self.step if self.step else None
+        try:
+            batches = iter(self.sampler)
+            while not self.limit_reached():  # checked before drawing, so the sampler never runs ahead
+                tick = time.monotonic()
+                batch = make_batch(self.train_src, self.train_tgt, next(batches)).to(self.device)
+                loss = self.train_step(batch)
+                window["loss"] += loss
+                window["tokens"] += batch.n_tgt_tokens
+                window["time"] += time.monotonic() - tick
+                reporter.step(loss=f"{loss / batch.n_tgt_tokens:.3f}")
+                if self.step % t.log_every == 0:
+                    self.log_training(reporter, window)
+                if self.step % t.valid_every == 0:
+                    self.validate_and_save(reporter)
+                    validated_at = self.step
+            if validated_at != self.step:
+                self.validate_and_save(reporter)
+        finally:
+            reporter.close()
+        return self.stopping.best
+
+    def train_step(self, batch):
+        """One update on `batch`; returns the summed (label-smoothed) loss."""
+        t = self.cfg.train
+        self.model.train()
+        self.step += 1
+        lr = inverse_sqrt(self.step, t.lr, t.warmup_steps)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        logits = self.model(batch.src, batch.tgt_in)
+        loss = label_smoothed_cross_entropy(logits, batch.tgt_out, t.label_smoothing)
+        self.optimizer.zero_grad(set_to_none=True)
+        (loss / batch.n_tgt_tokens).backward()
+        if t.clip_norm > 0:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), t.clip_norm)
+        self.optimizer.step()
+        return loss.item()
+
+    def log_training(self, reporter, window):
+        tokens_per_s = window["tokens"] / max(window["time"], 1e-9)
+        loss = window["loss"] / max(window["tokens"], 1)
+        lr = self.optimizer.param_groups[0]["lr"]
+        reporter.event("train", self.step, loss=loss, lr=lr, tokens_per_s=tokens_per_s,
+                       epoch=self.sampler.epoch, elapsed=self.elapsed)
+        reporter.print(f"step {self.step:6d}  epoch {self.sampler.epoch}  loss {loss:.3f}  lr {lr:.2e}  "
+                       f"{tokens_per_s:,.0f} tok/s  {self.elapsed:,.0f}s")
+        window.update(loss=0.0, tokens=0, time=0.0)
+
+    def validate_and_save(self, reporter):
+        tick = time.monotonic()
+        translator = Translator.from_config(self.model, self.tokenizers, self.device, self.cfg.decode,
+                                            beam=self.cfg.decode.valid_beam, n_best=1)
+        hypotheses = translator.translate(self.valid_src)
+        scores = score_corpus(hypotheses, self.valid_ref, ("bleu", "chrf"))
+        bleu = scores["bleu"]["score"]
+        improved = self.stopping.update(bleu)
+        atomic.write_text(self.run_dir.valid / f"step{self.step}.txt", "".join(h + "\n" for h in hypotheses))
+        if improved:
+            info = {"step": self.step, "valid_bleu": bleu, "valid_sentences": len(self.valid_src)}
+            export_model(self.run_dir.best, self.model, self.cfg.model, self.cfg.decode, self.tokenizers, info)
+        save_checkpoint(self.run_dir.checkpoint, self.state_dict())
+        reporter.event("valid", self.step, bleu=bleu, chrf=scores["chrf"]["score"], best_bleu=self.stopping.best,
+                       seconds=time.monotonic() - tick, elapsed=self.elapsed)
+        reporter.print(f"step {self.step:6d}  valid BLEU {bleu:.2f}  chrF {scores['chrf']['score']:.2f}  "
+                       f"({'new best, exported' if improved else f'best {self.stopping.best:.2f}'})  "
+                       f"{time.monotonic() - tick:.1f}s")
+
