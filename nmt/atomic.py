@@ -7,7 +7,16 @@ import contextlib
 import os
 import shutil
 import tempfile
+import time
 from pathlib import Path
+
+
+def _test_pause():
+    """Test hook, off unless NMT_TEST_SLOW_RENAME=SECONDS is set: sleep before each rename, so that
+    tests/test_robustness.py can kill a process in the middle of a save. Never set it in real runs."""
+    delay = os.environ.get("NMT_TEST_SLOW_RENAME")
+    if delay:
+        time.sleep(float(delay))
 
 
 @contextlib.contextmanager
@@ -21,7 +30,12 @@ def atomic_path(path):
         yield Path(tmp)
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
+        _test_pause()
         os.replace(tmp, path)
+    except OSError as e:
+        if e.filename is None:  # a failed write (disk full) names no file: name the one being written
+            e.filename = str(path)
+        raise
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
@@ -42,6 +56,7 @@ def atomic_dir(path):
     """Yield a fresh temporary directory; on success it replaces `path` as a whole."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    _restore_old(path)
     tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
     try:
         yield tmp
@@ -49,7 +64,32 @@ def atomic_dir(path):
         shutil.rmtree(old, ignore_errors=True)
         if path.exists():
             os.replace(path, old)
+        _test_pause()  # a kill here leaves only .NAME.old: recover() puts it back
         os.replace(tmp, path)
         shutil.rmtree(old, ignore_errors=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def recover(path):
+    """Undo what a process killed while writing `path` (with atomic_path or atomic_dir) left behind:
+    put back a directory whose swap was cut between its two renames, delete stale temporaries.
+    Only for paths one process writes at a time (a run's checkpoint and best model)."""
+    path = Path(path)
+    _restore_old(path)
+    for tmp in path.parent.glob(f".{path.name}.*.tmp"):
+        if tmp.is_dir():
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            tmp.unlink(missing_ok=True)
+
+
+def _restore_old(path):
+    """atomic_dir moves `path` aside to .NAME.old before moving the new one in: if only the old one
+    is there, it is the last complete directory; if both are, the old one is stale."""
+    old = path.with_name(f".{path.name}.old")
+    if old.exists():
+        if path.exists():
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(old, path)

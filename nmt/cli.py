@@ -106,14 +106,20 @@ def _read_file_bytes(path):
 
 
 def cmd_translate(args):
-    from nmt.decode.translate import Translator
-    from nmt.device import pick_device
-    from nmt.export import load_model
-
     if args.beam is not None and args.beam < 1:
         raise NmtError("--beam must be at least 1")
     if args.n_best is not None and not 1 <= args.n_best <= (args.beam or args.n_best):
         raise NmtError("--n-best must be between 1 and --beam")
+    if args.batch_size is not None and args.batch_size < 1:
+        raise NmtError("--batch-size must be at least 1")
+    if args.lenpen is not None and args.lenpen < 0:
+        raise NmtError("--lenpen must be >= 0")
+    if args.output is not None and args.output.is_dir():
+        raise NmtError(f"--output {args.output}: is a directory, not a file")
+    from nmt.decode.translate import Translator  # torch: imported once the options are known to be valid
+    from nmt.device import pick_device
+    from nmt.export import load_model
+
     device = pick_device(args.device)
     model, tokenizers, decode_cfg = load_model(args.model, device)
     translator = Translator.from_config(model, tokenizers, device, decode_cfg, beam=args.beam, lenpen=args.lenpen,
@@ -159,7 +165,7 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
         COMMANDS[args.command](args)
-    except NmtError as e:
+    except (NmtError, OSError) as e:  # OSError: the file system refused (permissions, disk full, ...)
         if args.debug:
             raise
         print(f"nmt {args.command}: error: {e}", file=sys.stderr)

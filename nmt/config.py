@@ -46,7 +46,7 @@ class TokenizerConfig:
         _check(self.type in ("bpe", "unigram", "char", "word"),
                f"tokenizer.type must be bpe, unigram, char or word, not {self.type!r}")
         # 4 special symbols + 256 byte-fallback pieces must fit with room for real pieces
-        _check(self.vocab_size >= 300, "tokenizer.vocab_size must be at least 300 "
+        _check(self.vocab_size >= 300, f"tokenizer.vocab_size must be at least 300, not {self.vocab_size} "
                "(4 special symbols and 256 byte-fallback pieces are part of it)")
         _check(0 < self.character_coverage <= 1, "tokenizer.character_coverage must be in (0, 1]")
 
@@ -72,8 +72,8 @@ class ModelConfig:
         _check(self.d_model > 0 and self.heads > 0 and self.d_model % self.heads == 0,
                "model.d_model must be a positive multiple of model.heads")
         _check(self.encoder_layers > 0 and self.decoder_layers > 0, "model layers must be positive")
-        _check(0 <= self.dropout < 1 and 0 <= self.attention_dropout < 1,
-               "model dropouts must be in [0, 1)")
+        _check(0 <= self.dropout < 1, f"model.dropout must be in [0, 1), not {self.dropout}")
+        _check(0 <= self.attention_dropout < 1, f"model.attention_dropout must be in [0, 1), not {self.attention_dropout}")
 
 
 @dataclass(frozen=True)
@@ -81,6 +81,7 @@ class TrainConfig:
     seed: int = 42
     device: str = "auto"          # auto | cpu | cuda | cuda:N
     threads: int = 0              # CPU threads for torch (0 = all cores)
+    precision: str = "fp32"       # fp32 | bf16 (autocast: bf16 matmuls, fp32 weights and loss)
     batch_tokens: int = 4096      # token budget of a batch: sentences x longest side, padding included
     lr: float = 5e-4              # peak learning rate, reached at the end of warmup
     warmup_steps: int = 4000
@@ -97,6 +98,7 @@ class TrainConfig:
     log_every: int = 50
 
     def __post_init__(self):
+        _check(self.precision in ("fp32", "bf16"), f"train.precision must be fp32 or bf16, not {self.precision!r}")
         _check(self.batch_tokens > 0, "train.batch_tokens must be positive")
         _check(self.lr > 0, "train.lr must be positive")
         _check(self.warmup_steps >= 0, "train.warmup_steps must be >= 0")
@@ -157,7 +159,7 @@ def load_config(path=None, overrides=()):
 
 def _read_yaml(path):
     if not path.is_file():
-        raise NmtError(f"{path}: config file not found")
+        raise NmtError(f"{path}: {'is a directory, not a config file' if path.is_dir() else 'config file not found'}")
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError) as e:

@@ -10,7 +10,7 @@ import safetensors.torch
 
 from nmt import atomic
 from nmt.config import DecodeConfig, ModelConfig, from_dict, to_dict
-from nmt.errors import NmtError
+from nmt.errors import NmtError, one_line
 from nmt.models import build_model
 from nmt.tokenize import load_tokenizers
 from nmt.tokenize.build import save_tokenizers
@@ -40,10 +40,12 @@ def load_model(directory, device="cpu"):
             raise NmtError(f"{directory}: incomplete model directory, {name} is missing")
     try:
         config = json.loads((directory / CONFIG).read_text(encoding="utf-8"))
-        vocab = config["vocab"]
+        vocab = {side: config["vocab"][side] for side in ("src", "tgt", "joint")}
         model_cfg = from_dict(config["model"], ModelConfig, "model.")
         decode_cfg = from_dict(config.get("decode", {}), DecodeConfig, "decode.")
-    except (ValueError, KeyError, TypeError) as e:
+    except KeyError as e:
+        raise NmtError(f"{directory / CONFIG}: invalid model config (no {e} entry)") from None
+    except (ValueError, TypeError, NmtError) as e:
         raise NmtError(f"{directory / CONFIG}: invalid model config ({e})") from None
     tokenizers = load_tokenizers(directory / TOKENIZER)
     if (tokenizers.src.vocab_size, tokenizers.tgt.vocab_size) != (vocab["src"], vocab["tgt"]):
@@ -52,6 +54,5 @@ def load_model(directory, device="cpu"):
     try:
         safetensors.torch.load_model(model, str(directory / WEIGHTS), strict=True, device=str(device))
     except (RuntimeError, OSError, safetensors.SafetensorError) as e:
-        first_line = str(e).strip().splitlines()[0]
-        raise NmtError(f"{directory / WEIGHTS}: weights do not fit the model ({first_line})") from None
+        raise NmtError(f"{directory / WEIGHTS}: weights do not fit the model ({one_line(e)})") from None
     return model.to(device).eval(), tokenizers, decode_cfg

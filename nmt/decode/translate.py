@@ -10,6 +10,10 @@ from nmt.data.corpus import normalize
 from nmt.decode.beam import beam_search
 from nmt.decode.greedy import greedy_search
 
+# a model can emit byte pieces that decode to line breaks: they become spaces, so that output line i
+# stays the answer to input line i (these are what str.splitlines breaks at, plus the n-best tab)
+_ONE_LINE = str.maketrans({c: " " for c in "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029\t"})
+
 
 @dataclass
 class Translation:
@@ -61,7 +65,7 @@ class Translator:
         for start in range(0, len(order), self.batch_size):
             chunk = order[start:start + self.batch_size]
             for i, nbest in zip(chunk, self.decode_batch([encoded[i] for i in chunk])):
-                results[i] = [Translation(self.tokenizers.tgt.decode(t), s, t) for t, s in nbest]
+                results[i] = [Translation(self.tokenizers.tgt.decode(t).translate(_ONE_LINE), s, t) for t, s in nbest]
         return results
 
     def translate(self, lines):

@@ -1,24 +1,40 @@
 """Full training state, written atomically and read back without executing code."""
 import pickle
+import warnings
 
 import torch
 
 from nmt import atomic
-from nmt.errors import NmtError
+from nmt.errors import NmtError, one_line
 
 
 def save_checkpoint(path, state):
     """`state` holds only tensors, numbers, strings, lists and dicts, so weights_only loading accepts it."""
     with atomic.atomic_path(path) as tmp:
-        torch.save(state, tmp)
+        try:
+            torch.save(state, tmp)
+        except RuntimeError as e:  # torch reports a failed write (disk full) as a RuntimeError
+            raise NmtError(f"{path}: could not write the checkpoint, the previous one is kept "
+                           f"(is the disk full? {one_line(e)})") from None
 
 
 def load_checkpoint(path):
     if not path.is_file():
         raise NmtError(f"{path}: no checkpoint to resume from")
     try:
-        # weights_only: a tampered file cannot make unpickling call arbitrary code
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError) as e:
-        first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise NmtError(f"{path}: not a loadable checkpoint ({first_line})") from None
+        with warnings.catch_warnings():  # torch warns (several lines) about pickles it did not write
+            warnings.simplefilter("ignore")
+            # weights_only: a tampered file cannot make unpickling call arbitrary code
+            state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        reason = one_line(e)
+        if "WeightsUnpickler error:" in str(e):  # torch's message is a paragraph; keep its last clause
+            detail = one_line(str(e).split("WeightsUnpickler error:", 1)[1]).split(". ")[0]
+            reason = f"refused to unpickle objects other than tensors and plain data: {detail}"
+        raise NmtError(f"{path}: not a loadable checkpoint ({reason})") from None
+    except (RuntimeError, EOFError, ValueError) as e:
+        reason = "the file is empty or truncated" if isinstance(e, EOFError) else one_line(e)
+        raise NmtError(f"{path}: not a loadable checkpoint ({reason})") from None
+    if not isinstance(state, dict):
+        raise NmtError(f"{path}: not a checkpoint written by `nmt train` (holds a {type(state).__name__})")
+    return state

@@ -8,6 +8,7 @@
             stop if BLEU has not improved for `patience` validations
 """
 import os
+import resource
 import time
 
 import torch
@@ -19,7 +20,7 @@ from nmt.data.batching import TokenBatchSampler, make_batch
 from nmt.data.corpus import read_lines
 from nmt.decode.translate import Translator
 from nmt.device import pick_device
-from nmt.errors import NmtError
+from nmt.errors import NmtError, one_line
 from nmt.evaluate import score_corpus
 from nmt.export import export_model
 from nmt.models import build_model
@@ -30,6 +31,10 @@ from nmt.train.losses import label_smoothed_cross_entropy
 from nmt.train.reporting import Reporter
 from nmt.train.schedules import inverse_sqrt
 from nmt.train.stopping import EarlyStopping
+
+
+def peak_rss_mib():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
 
 
 def train(cfg, run_dir, resume=False):
@@ -61,7 +66,8 @@ class Trainer:
         self.sampler = TokenBatchSampler(self.train_src.lengths, self.train_tgt.lengths, t.batch_tokens, t.seed)
         self.stopping = EarlyStopping(t.patience)
         self.step, self.elapsed_before = 0, 0.0
-        atomic.write_text(self.run_dir.config, dump_yaml(cfg))
+        for path in (self.run_dir.checkpoint, self.run_dir.best):  # what a killed run left mid-save
+            atomic.recover(path)
 
     @property
     def elapsed(self):
@@ -75,20 +81,30 @@ class Trainer:
                 "vocab": [self.tokenizers.src.vocab_size, self.tokenizers.tgt.vocab_size]}
 
     def resume(self):
-        state = load_checkpoint(self.run_dir.checkpoint)
+        path = self.run_dir.checkpoint
+        state = load_checkpoint(path)
+        try:
+            saved_vocab, saved_model = list(state["vocab"]), from_dict(state["config"]["model"], ModelConfig, "model.")
+        except KeyError as e:
+            raise NmtError(f"{path}: not a checkpoint written by `nmt train` (no {e} entry)") from None
+        except (TypeError, ValueError, NmtError) as e:
+            raise NmtError(f"{path}: not a checkpoint written by `nmt train` ({e})") from None
         vocab = [self.tokenizers.src.vocab_size, self.tokenizers.tgt.vocab_size]
-        if list(state["vocab"]) != vocab:
-            raise NmtError(f"{self.run_dir.checkpoint}: trained with vocabulary sizes {list(state['vocab'])}, "
+        if saved_vocab != vocab:
+            raise NmtError(f"{path}: trained with vocabulary sizes {saved_vocab}, "
                            f"but the run's tokenizer has {vocab}")
-        if from_dict(state["config"]["model"], ModelConfig, "model.") != self.cfg.model:
-            raise NmtError(f"{self.run_dir.checkpoint}: the model section of the config differs from the "
+        if saved_model != self.cfg.model:
+            raise NmtError(f"{path}: the model section of the config differs from the "
                            "checkpoint's; resume with the run's own config.yaml")
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.sampler.load_state(state["sampler"])
-        self.stopping.load_state_dict(state["stopping"])
-        self.step, self.elapsed_before = int(state["step"]), float(state["elapsed"])
-        torch.set_rng_state(state["rng"])
+        try:
+            self.model.load_state_dict(state["model"])
+            self.optimizer.load_state_dict(state["optimizer"])
+            self.sampler.load_state(state["sampler"])
+            self.stopping.load_state_dict(state["stopping"])
+            self.step, self.elapsed_before = int(state["step"]), float(state["elapsed"])
+            torch.set_rng_state(state["rng"])
+        except (KeyError, TypeError, ValueError, RuntimeError) as e:
+            raise NmtError(f"{path}: damaged checkpoint ({type(e).__name__}: {one_line(e)})") from None
         self.started = time.monotonic()
 
     def limit_reached(self):
@@ -98,6 +114,7 @@ class Trainer:
 
     def run(self):
         t = self.cfg.train
+        atomic.write_text(self.run_dir.config, dump_yaml(self.cfg))  # only now: a refused resume keeps the old one
         reporter = Reporter(self.run_dir.metrics, self.run_dir.tensorboard, t.max_steps or None, self.step)
         window = {"loss": 0.0, "tokens": 0, "time": 0.0}
         validated_at = self.step if self.step else None
@@ -109,8 +126,10 @@ class Trainer:
                 loss = self.train_step(batch)
                 window["loss"] += loss
                 window["tokens"] += batch.n_tgt_tokens
-                window["time"] += time.monotonic() - tick
-                reporter.step(loss=f"{loss / batch.n_tgt_tokens:.3f}")
+                seconds = time.monotonic() - tick
+                window["time"] += seconds
+                reporter.step(loss=f"{loss / batch.n_tgt_tokens:.3f}", lr=f"{self.optimizer.param_groups[0]['lr']:.1e}",
+                              tok_s=f"{batch.n_tgt_tokens / seconds:.0f}")
                 if self.step % t.log_every == 0:
                     self.log_training(reporter, window)
                 if self.step % t.valid_every == 0:
@@ -130,7 +149,8 @@ class Trainer:
         lr = inverse_sqrt(self.step, t.lr, t.warmup_steps)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
-        logits = self.model(batch.src, batch.tgt_in)
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=t.precision == "bf16"):
+            logits = self.model(batch.src, batch.tgt_in)
         loss = label_smoothed_cross_entropy(logits, batch.tgt_out, t.label_smoothing)
         self.optimizer.zero_grad(set_to_none=True)
         (loss / batch.n_tgt_tokens).backward()
@@ -144,7 +164,8 @@ class Trainer:
         loss = window["loss"] / max(window["tokens"], 1)
         lr = self.optimizer.param_groups[0]["lr"]
         reporter.event("train", self.step, loss=loss, lr=lr, tokens_per_s=tokens_per_s,
-                       epoch=self.sampler.epoch, elapsed=self.elapsed)
+                       window_tokens=window["tokens"], window_seconds=window["time"],
+                       epoch=self.sampler.epoch, elapsed=self.elapsed, peak_rss_mib=peak_rss_mib())
         reporter.print(f"step {self.step:6d}  epoch {self.sampler.epoch}  loss {loss:.3f}  lr {lr:.2e}  "
                        f"{tokens_per_s:,.0f} tok/s  {self.elapsed:,.0f}s")
         window.update(loss=0.0, tokens=0, time=0.0)

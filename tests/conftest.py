@@ -1,0 +1,96 @@
+"""Shared fixtures: a tiny toy corpus, one preprocessed run directory, tiny seeded models.
+
+Everything is small and seeded so the whole default suite runs in well under a minute on
+two CPU cores. Nothing here is a golden number: tests compare the code with itself
+(incremental vs full, batched vs alone, beam 1 vs greedy) or with an independent formula.
+"""
+import os
+import shutil
+import subprocess
+import sys
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+from nmt.config import load_config  # noqa: E402
+from nmt.data.preprocess import preprocess  # noqa: E402
+from nmt.data.toy import write_toy_corpus  # noqa: E402
+from nmt.models.transformer import Transformer  # noqa: E402
+from nmt.tokenize import load_tokenizers  # noqa: E402
+
+torch.set_num_threads(1)
+
+SIZES = {"train": 600, "val": 40, "test": 40}
+
+# A tiny experiment: small vocabulary, a 1+1-layer Transformer of width 16, quick validation.
+TINY_SETTINGS = [
+    "name=tiny", "data.src_lang=en", "data.tgt_lang=toy", "data.valid_size=16",
+    "tokenizer.vocab_size=320",
+    "model.d_model=16", "model.heads=2", "model.encoder_layers=1", "model.decoder_layers=1",
+    "model.ff_size=32", "model.dropout=0.1",
+    "train.device=cpu", "train.threads=1", "train.batch_tokens=300", "train.lr=3e-3",
+    "train.warmup_steps=4", "train.log_every=1000", "train.valid_every=1000", "train.patience=0",
+    "decode.beam=2", "decode.max_len_a=1.0", "decode.max_len_b=4",
+]
+
+
+def tiny_config(corpus_dir, *extra):
+    return load_config(None, TINY_SETTINGS + [f"data.dir={corpus_dir}", *extra])
+
+
+@pytest.fixture(scope="session")
+def toy_corpus(tmp_path_factory):
+    """Folder with {train,val,test}.{en,toy}: 600 / 40 / 40 distinct sentence pairs."""
+    return write_toy_corpus(tmp_path_factory.mktemp("toy_corpus"), sizes=SIZES)
+
+
+@pytest.fixture(scope="session")
+def tiny_cfg(toy_corpus):
+    return tiny_config(toy_corpus)
+
+
+@pytest.fixture(scope="session")
+def run_dir(tiny_cfg, tmp_path_factory):
+    """A preprocessed run directory (tokenizer, encoded train data, dev text, manifest).
+
+    Session-scoped and shared: tests that train must copy it (see `fresh_run_dir`)."""
+    root = tmp_path_factory.mktemp("run") / "tiny"
+    preprocess(tiny_cfg, root, log=lambda m: None)
+    return root
+
+
+@pytest.fixture(scope="session")
+def tokenizers(run_dir):
+    return load_tokenizers(run_dir / "tokenizer")
+
+
+@pytest.fixture
+def fresh_run_dir(run_dir, tmp_path):
+    """A private copy of the preprocessed run directory that a test may train in."""
+    dest = tmp_path / "run"
+    shutil.copytree(run_dir, dest)
+    return dest
+
+
+def make_transformer(seed=0, src_vocab=13, tgt_vocab=13, d_model=16, heads=2, layers=1, ff_size=32,
+                     dropout=0.0, share_embeddings=False, tie_output=True, pre_norm=True, max_positions=64):
+    """A tiny Transformer with seeded random weights, in eval mode."""
+    torch.manual_seed(seed)
+    model = Transformer(src_vocab, tgt_vocab, d_model=d_model, heads=heads, encoder_layers=layers,
+                        decoder_layers=layers, ff_size=ff_size, dropout=dropout, pre_norm=pre_norm,
+                        tie_output=tie_output, share_embeddings=share_embeddings, max_positions=max_positions)
+    return model.eval()
+
+
+def cli(*args, stdin=None, cwd=None, timeout=120):
+    """Run `python -m nmt.cli ARGS` in a subprocess; returns the CompletedProcess (text mode)."""
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONIOENCODING="utf-8")
+    return subprocess.run([sys.executable, "-m", "nmt.cli", *map(str, args)], input=stdin, capture_output=True,
+                          text=True, encoding="utf-8", cwd=cwd, env=env, timeout=timeout)
+
+
+@pytest.fixture
+def run_cli():
+    return cli

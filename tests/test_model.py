@@ -1,0 +1,176 @@
+"""Transformer masking, incremental decoding and weight tying."""
+import pytest
+import torch
+import torch.nn.functional as F
+
+from conftest import make_transformer
+from nmt.config import ModelConfig
+from nmt.data.batching import pad
+from nmt.models import build_model
+from nmt.tokenize.base import BOS_ID, EOS_ID, PAD_ID
+
+VOCAB = 13  # ids 4..12 are ordinary tokens
+
+
+def random_tokens(generator, length):
+    return torch.randint(4, VOCAB, (length,), generator=generator).tolist()
+
+
+def example_batch(seed=0, src_lengths=(5, 2, 7), tgt_len=6):
+    """Right-padded sources ending in EOS of varied length, and BOS-first target inputs."""
+    g = torch.Generator().manual_seed(seed)
+    src = pad([random_tokens(g, n) + [EOS_ID] for n in src_lengths])
+    tgt_in = torch.tensor([[BOS_ID] + random_tokens(g, tgt_len - 1) for _ in src_lengths])
+    return src, tgt_in
+
+
+@pytest.mark.parametrize("pre_norm", [True, False])
+def test_causal_mask_hides_the_future(pre_norm):
+    model = make_transformer(seed=1, layers=2, pre_norm=pre_norm)
+    src, tgt_in = example_batch()
+    j = 3
+    changed = tgt_in.clone()
+    changed[:, j] = 4 + (changed[:, j] - 4 + 1) % (VOCAB - 4)  # a different ordinary token
+    with torch.no_grad():
+        before, after = model(src, tgt_in), model(src, changed)
+    torch.testing.assert_close(after[:, :j], before[:, :j], rtol=0, atol=1e-6)
+    # position j reads token j, and so does everything after it
+    for t in range(j, tgt_in.size(1)):
+        assert (after[:, t] - before[:, t]).abs().max() > 1e-3
+
+
+@pytest.mark.parametrize("pre_norm", [True, False])
+def test_source_padding_changes_nothing(pre_norm):
+    model = make_transformer(seed=2, layers=2, pre_norm=pre_norm)
+    src, tgt_in = example_batch(src_lengths=(4,))
+    padded = torch.cat([src, torch.full((1, 5), PAD_ID)], dim=1)
+    with torch.no_grad():
+        torch.testing.assert_close(model(padded, tgt_in), model(src, tgt_in), rtol=0, atol=1e-5)
+
+
+def test_sentence_in_a_padded_batch_equals_sentence_alone():
+    model = make_transformer(seed=3, layers=2)
+    src, tgt_in = example_batch(src_lengths=(5, 2, 7))
+    with torch.no_grad():
+        batched = model(src, tgt_in)
+        for i in range(src.size(0)):
+            alone = src[i:i + 1, : int((src[i] != PAD_ID).sum())]
+            torch.testing.assert_close(batched[i:i + 1], model(alone, tgt_in[i:i + 1]), rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("pre_norm", [True, False])
+def test_incremental_decoding_equals_full_forward(pre_norm):
+    model = make_transformer(seed=4, layers=2, pre_norm=pre_norm, share_embeddings=True)
+    src, tgt_in = example_batch(src_lengths=(6, 3, 1), tgt_len=7)
+    with torch.no_grad():
+        expected = F.log_softmax(model(src, tgt_in).float(), dim=-1)
+        state = model.encode(src)
+        for t in range(tgt_in.size(1)):
+            log_probs, state = model.decode_step(tgt_in[:, t], state)
+            torch.testing.assert_close(log_probs, expected[:, t], rtol=0, atol=1e-5)
+
+
+def test_incremental_decoding_survives_state_reordering():
+    """Beam search reorders and repeats state rows; each row must keep decoding its own prefix."""
+    model = make_transformer(seed=5, layers=2)
+    src, tgt_in = example_batch(src_lengths=(6, 3, 4), tgt_len=5)
+    with torch.no_grad():
+        expected = F.log_softmax(model(src, tgt_in), dim=-1)
+        state = model.encode(src)
+        log_probs, state = model.decode_step(tgt_in[:, 0], state)
+        index = torch.tensor([2, 0, 0, 1])
+        state = model.reorder_state(state, index)
+        for t in range(1, tgt_in.size(1)):
+            log_probs, state = model.decode_step(tgt_in[index, t], state)
+            torch.testing.assert_close(log_probs, expected[index, t], rtol=0, atol=1e-5)
+
+
+def _embedding_outputs(model, module):
+    """Record (with retained gradients) every output of embedding `module` during a forward pass."""
+    outputs = []
+
+    def hook(_module, _inputs, output):
+        output.retain_grad()
+        outputs.append(output)
+
+    return outputs, module.register_forward_hook(hook)
+
+
+@pytest.mark.parametrize("pre_norm", [True, False])
+def test_no_gradient_reaches_padded_source_positions(pre_norm):
+    model = make_transformer(seed=6, layers=2, pre_norm=pre_norm, share_embeddings=False)
+    model.train()  # dropout is 0: the training graph, deterministically
+    src, tgt_in = example_batch(src_lengths=(5, 2, 7))
+    outputs, handle = _embedding_outputs(model, model.src_embed)
+    logits = model(src, tgt_in)
+    handle.remove()
+    weights = torch.randn(logits.shape, generator=torch.Generator().manual_seed(0))
+    (logits * weights).sum().backward()
+    (src_out,) = outputs
+    grad_norm = src_out.grad.abs().sum(-1)  # (B, S)
+    padded = src == PAD_ID
+    assert padded.any()
+    assert torch.all(grad_norm[padded] == 0)
+    assert torch.all(grad_norm[~padded] > 0)
+
+
+def test_no_gradient_reaches_future_target_positions():
+    model = make_transformer(seed=7, layers=2, share_embeddings=False)
+    src, tgt_in = example_batch(src_lengths=(5, 2, 7), tgt_len=6)
+    outputs, handle = _embedding_outputs(model, model.tgt_embed)
+    logits = model(src, tgt_in)
+    handle.remove()
+    (tgt_out,) = outputs
+    t = 2
+    logits[:, t].sum().backward()  # the prediction at position t may use inputs 0..t only
+    grad_norm = tgt_out.grad.abs().sum(-1)
+    assert torch.all(grad_norm[:, t + 1:] == 0)
+    assert torch.all(grad_norm[:, :t + 1] > 0)
+
+
+def test_pad_embedding_gets_no_gradient():
+    """(Untied: with tied output weights the PAD row is also an output row and learns as one.)"""
+    model = make_transformer(seed=8, share_embeddings=True, tie_output=False)
+    model.train()
+    src, tgt_in = example_batch(src_lengths=(5, 2, 7))
+    tgt_in[1, 4:] = PAD_ID
+    model(src, tgt_in).sum().backward()
+    assert torch.all(model.src_embed.weight.grad[PAD_ID] == 0)
+
+
+def tiny_model_cfg(**changes):
+    return ModelConfig(d_model=16, heads=2, encoder_layers=1, decoder_layers=1, ff_size=32, **changes)
+
+
+def unique_parameter_count(model):
+    return len({id(p) for p in model.parameters()})
+
+
+def test_three_way_tying_with_a_joint_vocabulary():
+    model = build_model(tiny_model_cfg(), 50, 50, joint_vocab=True)
+    assert model.src_embed.weight is model.tgt_embed.weight
+    assert model.output.weight is model.tgt_embed.weight
+    assert model.src_embed.weight is model.output.weight
+    untied = build_model(tiny_model_cfg(tie_output=False, tie_source=False), 50, 50, joint_vocab=True)
+    assert unique_parameter_count(untied) - unique_parameter_count(model) == 2
+    # one tensor really: an update through one name is seen through the others
+    with torch.no_grad():
+        model.output.weight[7, 0] = 123.0
+    assert model.src_embed.weight[7, 0] == 123.0
+
+
+def test_no_source_tying_with_separate_vocabularies():
+    model = build_model(tiny_model_cfg(), 50, 60, joint_vocab=False)
+    assert model.src_embed.weight is not model.tgt_embed.weight
+    assert model.src_embed.weight is not model.output.weight
+    assert model.output.weight is model.tgt_embed.weight  # tie_output still ties the target side
+    assert model.src_embed.weight.shape[0] == 50 and model.output.weight.shape[0] == 60
+
+
+def test_tie_switches_are_honoured():
+    no_source = build_model(tiny_model_cfg(tie_source=False), 50, 50, joint_vocab=True)
+    assert no_source.src_embed.weight is not no_source.tgt_embed.weight
+    assert no_source.output.weight is no_source.tgt_embed.weight
+    no_output = build_model(tiny_model_cfg(tie_output=False), 50, 50, joint_vocab=True)
+    assert no_output.src_embed.weight is no_output.tgt_embed.weight
+    assert no_output.output.weight is not no_output.tgt_embed.weight

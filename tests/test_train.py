@@ -1,0 +1,275 @@
+"""Loss, schedule, early stopping, token batching, exact resume and the exported model."""
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from conftest import tiny_config
+from nmt.data.batching import TokenBatchSampler, make_batch
+from nmt.data.dataset import EncodedSplit
+from nmt.decode.translate import Translator
+from nmt.export import load_model
+from nmt.tokenize.base import BOS_ID, EOS_ID, PAD_ID
+from nmt.train.loop import Trainer
+from nmt.train.losses import label_smoothed_cross_entropy
+from nmt.train.schedules import inverse_sqrt
+from nmt.train.stopping import EarlyStopping
+
+# --- loss ----------------------------------------------------------------------------------------
+
+
+def _logits_and_target(seed=0, batch=3, length=5, vocab=11):
+    g = torch.Generator().manual_seed(seed)
+    logits = torch.randn(batch, length, vocab, generator=g) * 3
+    target = torch.randint(4, vocab, (batch, length), generator=g)
+    target[0, 3:] = PAD_ID
+    target[2, 1:] = PAD_ID
+    return logits, target
+
+
+def test_label_smoothing_zero_is_summed_nll_over_non_pad_targets():
+    logits, target = _logits_and_target()
+    log_probs = torch.log_softmax(logits, dim=-1)
+    expected = 0.0
+    for b in range(target.size(0)):
+        for t in range(target.size(1)):
+            if target[b, t] != PAD_ID:
+                expected -= float(log_probs[b, t, target[b, t]])
+    loss = label_smoothed_cross_entropy(logits, target, 0.0)
+    assert loss.dim() == 0
+    assert float(loss) == pytest.approx(expected, rel=1e-5)
+
+
+def test_label_smoothing_spreads_epsilon_uniformly_and_ignores_padding():
+    logits, target = _logits_and_target(seed=1)
+    eps, vocab = 0.2, logits.size(-1)
+    log_probs = torch.log_softmax(logits, dim=-1)
+    real = target != PAD_ID
+    nll = -log_probs.gather(-1, target[..., None]).squeeze(-1)
+    uniform = -log_probs.mean(-1)
+    expected = ((1 - eps) * nll + eps * uniform)[real].sum()
+    assert float(label_smoothed_cross_entropy(logits, target, eps)) == pytest.approx(float(expected), rel=1e-5)
+    # whatever the logits at padded positions, the loss is the same
+    changed = logits.clone()
+    changed[~real] = torch.randn(int((~real).sum()), vocab) * 10
+    assert float(label_smoothed_cross_entropy(changed, target, eps)) == pytest.approx(float(expected), rel=1e-5)
+    assert vocab > 4
+
+
+# --- learning-rate schedule ------------------------------------------------------------------------
+
+
+def test_inverse_sqrt_schedule():
+    peak, warmup = 1e-3, 100
+    expected = {1: peak / 100, 50: peak / 2, 100: peak, 400: peak / 2, 10000: peak / 10}
+    for step, lr in expected.items():
+        assert inverse_sqrt(step, peak, warmup) == pytest.approx(lr, rel=1e-12)
+    rates = [inverse_sqrt(s, peak, warmup) for s in range(1, 1001)]
+    assert max(rates) == pytest.approx(peak) and rates.index(max(rates)) == warmup - 1
+    assert all(a < b for a, b in zip(rates[:warmup - 1], rates[1:warmup]))   # rises during warmup
+    assert all(a > b for a, b in zip(rates[warmup:], rates[warmup + 1:]))    # then decays
+    assert [inverse_sqrt(s, peak, 0) for s in (1, 10, 10**6)] == [peak] * 3
+
+
+# --- early stopping ------------------------------------------------------------------------------
+
+
+def test_early_stopping_patience():
+    stop = EarlyStopping(patience=2)
+    assert stop.update(10.0) is True and not stop.should_stop
+    assert stop.update(9.0) is False and not stop.should_stop
+    assert stop.update(12.0) is True and not stop.should_stop  # an improvement resets the count
+    assert stop.update(12.0) is False and not stop.should_stop  # equal is not better
+    assert stop.update(11.0) is False and stop.should_stop
+    assert stop.best == 12.0
+    restored = EarlyStopping(patience=2)
+    restored.load_state_dict(stop.state_dict())
+    assert restored.best == 12.0 and restored.should_stop
+
+
+def test_early_stopping_patience_zero_never_stops():
+    stop = EarlyStopping(patience=0)
+    stop.update(5.0)
+    for _ in range(50):
+        stop.update(1.0)
+    assert not stop.should_stop
+
+
+# --- token batching ------------------------------------------------------------------------------
+
+BUDGET = 60
+
+
+@pytest.fixture(scope="module")
+def lengths():
+    rng = np.random.default_rng(0)
+    src = rng.integers(1, 25, size=300)
+    tgt = rng.integers(1, 25, size=300)
+    src[17] = 80  # longer than the budget on its own: it must still be served, alone
+    return src, tgt
+
+
+def _sampler(lengths, seed=3):
+    return TokenBatchSampler(lengths[0], lengths[1], BUDGET, seed)
+
+
+def test_each_epoch_serves_every_index_once_within_the_budget(lengths):
+    sampler = _sampler(lengths)
+    longest = np.maximum(lengths[0], lengths[1]) + 1
+    for epoch in range(3):
+        batches = sampler.batches_of_epoch(epoch)
+        flat = sorted(i for b in batches for i in b)
+        assert flat == list(range(len(longest)))
+        for b in batches:
+            assert b
+            if len(b) > 1:
+                assert max(longest[b]) * len(b) <= BUDGET
+        assert [17] in batches
+
+
+def test_batches_are_deterministic_per_seed_and_epoch(lengths):
+    a, b = _sampler(lengths, seed=3), _sampler(lengths, seed=3)
+    assert a.batches_of_epoch(0) == b.batches_of_epoch(0)
+    assert a.batches_of_epoch(5) == b.batches_of_epoch(5)
+    assert a.batches_of_epoch(0) != a.batches_of_epoch(1)
+    assert a.batches_of_epoch(0) != _sampler(lengths, seed=4).batches_of_epoch(0)
+
+
+def test_iteration_runs_epoch_after_epoch(lengths):
+    sampler = _sampler(lengths)
+    epoch0, epoch1 = sampler.batches_of_epoch(0), sampler.batches_of_epoch(1)
+    it = iter(sampler)
+    drawn = [next(it) for _ in range(len(epoch0) + len(epoch1))]
+    assert drawn == epoch0 + epoch1
+
+
+@pytest.mark.parametrize("offset", [0, 1, 7, -1])
+def test_state_resumes_at_the_exact_next_batch(lengths, offset):
+    """Stop after k batches (also exactly at and one past an epoch boundary); a new sampler
+    loaded with the state continues with the very batches the old one would have drawn."""
+    sampler = _sampler(lengths)
+    n_epoch0 = len(sampler.batches_of_epoch(0))
+    k = {0: 5, 1: n_epoch0, 7: n_epoch0 + 1, -1: n_epoch0 - 1}[offset]
+    it = iter(sampler)
+    for _ in range(k):
+        next(it)
+    state = sampler.state()
+    expected = [next(it) for _ in range(n_epoch0 + 3)]
+    resumed = _sampler(lengths)
+    resumed.load_state(state)
+    it2 = iter(resumed)
+    assert [next(it2) for _ in range(n_epoch0 + 3)] == expected
+
+
+def test_make_batch_shapes_and_padding():
+    src = EncodedSplit.from_sequences([[5, 6, 7], [8]])
+    tgt = EncodedSplit.from_sequences([[9], [10, 11, 12]])
+    batch = make_batch(src, tgt, [0, 1])
+    assert batch.src.tolist() == [[5, 6, 7, EOS_ID], [8, EOS_ID, PAD_ID, PAD_ID]]
+    assert batch.tgt_in.tolist() == [[BOS_ID, 9, PAD_ID, PAD_ID], [BOS_ID, 10, 11, 12]]
+    assert batch.tgt_out.tolist() == [[9, EOS_ID, PAD_ID, PAD_ID], [10, 11, 12, EOS_ID]]
+    assert batch.n_tgt_tokens == 6
+
+
+# --- the trainer -----------------------------------------------------------------------------------
+
+K = 3  # steps per half in the resume test
+
+
+def _cfg(toy_corpus, *extra):
+    return tiny_config(toy_corpus, f"train.valid_every={K}", *extra)
+
+
+def _weights(model):
+    return {name: t.detach().clone() for name, t in model.state_dict().items()}
+
+
+@pytest.fixture(scope="module")
+def resume_runs(toy_corpus, run_dir, tmp_path_factory):
+    """Train 2K steps straight, and K steps + resume for K more, in two copies of the run dir."""
+    import shutil
+
+    root = tmp_path_factory.mktemp("resume")
+    straight_dir, split_dir = root / "straight", root / "split"
+    shutil.copytree(run_dir, straight_dir)
+    shutil.copytree(run_dir, split_dir)
+
+    straight = Trainer(_cfg(toy_corpus, f"train.max_steps={2 * K}"), straight_dir)
+    straight.run()
+
+    first = Trainer(_cfg(toy_corpus, f"train.max_steps={K}"), split_dir)
+    first.run()
+    first_weights = _weights(first.model)
+    exported = load_model(split_dir / "best")  # best/ after the only validation: the step-K model
+    first_translations = _translations(first.model, first.tokenizers, first.cfg, first.valid_src)
+    exported_translations = _translations(exported[0], exported[1], first.cfg, first.valid_src)
+
+    second = Trainer(_cfg(toy_corpus, f"train.max_steps={2 * K}"), split_dir)
+    second.resume()
+    assert second.step == K
+    second.run()
+    return {"straight": straight, "first": first, "second": second, "first_weights": first_weights,
+            "exported": exported, "first_translations": first_translations,
+            "exported_translations": exported_translations}
+
+
+def _translations(model, tokenizers, cfg, lines, beam=2):
+    translator = Translator.from_config(model, tokenizers, "cpu", cfg.decode, beam=beam, n_best=1)
+    return [(n[0].text, n[0].score) for n in translator.translate_nbest(lines)]
+
+
+def test_resume_continues_exactly(resume_runs):
+    straight, second = resume_runs["straight"], resume_runs["second"]
+    assert straight.step == second.step == 2 * K
+    assert straight.sampler.state() == second.sampler.state()
+    a, b = straight.model.state_dict(), second.model.state_dict()
+    assert a.keys() == b.keys()
+    for name in a:
+        assert torch.equal(a[name], b[name]), name
+    # training did change the weights (so equality above is not vacuous), and dropout was on
+    assert straight.cfg.model.dropout > 0
+    assert any(not torch.equal(resume_runs["first_weights"][n], a[n]) for n in a)
+
+
+def test_exported_best_translates_like_the_in_memory_model(resume_runs):
+    model, tokenizers, decode_cfg = resume_runs["exported"]
+    first = resume_runs["first"]
+    assert decode_cfg == first.cfg.decode
+    assert tokenizers.joint == first.tokenizers.joint
+    exported_weights = model.state_dict()
+    for name, tensor in resume_runs["first_weights"].items():
+        assert torch.equal(exported_weights[name], tensor), name
+    assert model.src_embed.weight is model.output.weight  # tying survives export (joint vocabulary)
+    assert resume_runs["exported_translations"] == resume_runs["first_translations"]
+    assert len(resume_runs["first_translations"]) == len(first.valid_src) > 0
+
+
+def test_training_reduces_the_loss(fresh_run_dir, toy_corpus):
+    """A few dozen steps of a tiny model on the toy language: the per-token loss goes down."""
+    trainer = Trainer(tiny_config(toy_corpus, "train.max_steps=40", "train.valid_every=1000",
+                                  "model.dropout=0.0", "train.label_smoothing=0.0"), fresh_run_dir)
+    batch_ids = trainer.sampler.batches_of_epoch(0)[0]
+    batch = make_batch(trainer.train_src, trainer.train_tgt, batch_ids)
+
+    def loss_per_token():
+        with torch.no_grad():
+            trainer.model.eval()
+            logits = trainer.model(batch.src, batch.tgt_in)
+            return float(F.cross_entropy(logits.reshape(-1, logits.size(-1)), batch.tgt_out.reshape(-1),
+                                         ignore_index=PAD_ID))
+
+    before = loss_per_token()
+    trainer.run()
+    assert trainer.step == 40
+    assert loss_per_token() < 0.8 * before
+    assert (fresh_run_dir / "best" / "model.safetensors").is_file()
+    assert (fresh_run_dir / "checkpoints" / "last.pt").is_file()
+
+
+def test_max_epochs_trains_exactly_that_many_epochs(fresh_run_dir, toy_corpus):
+    """max_epochs=1 must stop after the last batch of epoch 0, not draw a batch of epoch 1."""
+    trainer = Trainer(tiny_config(toy_corpus, "train.max_epochs=1", "train.batch_tokens=2000"), fresh_run_dir)
+    n_batches = len(trainer.sampler.batches_of_epoch(0))
+    trainer.run()
+    assert trainer.step == n_batches
