@@ -75,9 +75,13 @@ class TokenBatchSampler:
         while True:
             batches = self.batches_of_epoch(self.epoch)
             while self.position < len(batches):
+                batch = batches[self.position]
                 self.position += 1
-                yield batches[self.position - 1]
-            self.epoch, self.position = self.epoch + 1, 0
+                if self.position == len(batches):  # the epoch is complete once its last batch is out
+                    self.epoch, self.position = self.epoch + 1, 0
+                yield batch
+                if self.position == 0:
+                    break
 
     def state(self):
         return {"epoch": self.epoch, "position": self.position}

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import torch
 
-from nmt.decode.penalties import force_eos_where, length_penalty, max_output_lengths
+from nmt.decode.penalties import constrain, length_penalty, max_output_lengths
 from nmt.tokenize.base import BOS_ID, EOS_ID, PAD_ID
 
 
@@ -32,7 +32,7 @@ def beam_search(model, src, beam, lenpen, max_len_a, max_len_b, n_best=1):
         for step in range(int(limits.max()) + 1):
             log_probs, state = model.decode_step(search.prefixes[:, -1], state)
             at_limit = (limits[search.sentences] == step).repeat_interleave(beam)
-            rows = search.advance(force_eos_where(log_probs, at_limit, EOS_ID), step, lenpen, finished)
+            rows = search.advance(constrain(log_probs, at_limit), step, lenpen, finished)
             state = model.reorder_state(state, rows)
             done = torch.tensor([len(finished[s]) >= beam for s in search.sentences.tolist()], device=device)
             done |= limits[search.sentences] == step

@@ -1,7 +1,7 @@
 """Greedy decoding: the most probable next token at every step, for a whole batch at once."""
 import torch
 
-from nmt.decode.penalties import force_eos_where, max_output_lengths
+from nmt.decode.penalties import constrain, max_output_lengths
 from nmt.tokenize.base import BOS_ID, EOS_ID, PAD_ID
 
 
@@ -17,7 +17,7 @@ def greedy_search(model, src, max_len_a, max_len_b):
         outputs = []
         for step in range(int(limits.max()) + 1):
             log_probs, state = model.decode_step(tokens, state)
-            log_probs = force_eos_where(log_probs, limits == step, EOS_ID)
+            log_probs = constrain(log_probs, limits == step)
             best, tokens = log_probs.max(dim=-1)
             tokens = tokens.masked_fill(finished, PAD_ID)
             scores += best.masked_fill(finished, 0.0)

@@ -1,6 +1,8 @@
 """Length rules shared by every decoder: the output-length cap and the length penalty."""
 import torch
 
+from nmt.tokenize.base import BOS_ID, EOS_ID, PAD_ID
+
 
 def max_output_lengths(src_lengths, a, b, max_positions=None):
     """Most tokens (EOS excluded) a hypothesis may have: floor(a * source length + b), per sentence,
@@ -14,10 +16,15 @@ def length_penalty(lengths, alpha):
     return ((5.0 + lengths) / 6.0) ** alpha
 
 
-def force_eos_where(log_probs, at_limit, eos):
-    """Rows that reached their length cap may only end: every token but EOS gets -inf."""
+def constrain(log_probs, at_limit, eos=EOS_ID, never=(PAD_ID, BOS_ID)):
+    """Rule out tokens no output may contain (padding, BOS); rows at their length cap may only end.
+
+    A forced EOS keeps the model's own log-probability, so scores stay true probabilities.
+    """
+    log_probs = log_probs.clone()
+    log_probs[:, list(never)] = float("-inf")
     if at_limit.any():
-        forced = torch.full_like(log_probs[0], float("-inf"))
-        forced[eos] = 0.0
-        log_probs = torch.where(at_limit[:, None], forced, log_probs)
+        only_eos = torch.full_like(log_probs, float("-inf"))
+        only_eos[:, eos] = log_probs[:, eos]
+        log_probs = torch.where(at_limit[:, None], only_eos, log_probs)
     return log_probs

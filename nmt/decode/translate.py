@@ -58,9 +58,9 @@ class Translator:
         return [[(h.tokens, h.score) for h in nbest] for nbest in hyps]
 
     def translate_nbest(self, lines):
-        """For each input line, a list of n_best Translations (one empty Translation for an empty line)."""
+        """For each input line, a list of n_best Translations (empty ones for an empty line)."""
         encoded = [self.encode_source(line) for line in lines]
-        results = [[Translation("", 0.0, [])] for _ in lines]
+        results = [[Translation("", 0.0, [])] * self.n_best for _ in lines]  # same columns for every line
         order = sorted((i for i, ids in enumerate(encoded) if ids), key=lambda i: len(encoded[i]))
         for start in range(0, len(order), self.batch_size):
             chunk = order[start:start + self.batch_size]
