@@ -65,15 +65,42 @@ class ModelConfig:
     tie_output: bool = True       # decoder input embedding = output projection
     tie_source: bool = True       # with a joint vocabulary, the encoder shares it too (three-way)
     max_positions: int = 1024
+    reverse_source: bool = False  # both types: read the source backwards (Sutskever et al. 2014), EOS stays last
+    # model.type: rnn (BiLSTM encoder, attentional LSTM decoder); `dropout` above is its hidden dropout
+    embedding_dim: int = 512
+    rnn_hidden: int = 512         # decoder size; each encoder direction has half, so their concatenation matches
+    rnn_encoder_layers: int = 1
+    rnn_decoder_layers: int = 1
+    attention: str = "additive"   # additive (Bahdanau) | dot | general (Luong)
+    input_feeding: bool = True    # feed the previous attentional vector to the decoder (Luong et al. 2015)
+    residual: bool = False        # residual connections between stacked LSTM layers
+    layer_norm: bool = False      # on every LSTM layer's output and on the attentional vector
+    emb_dropout: float = 0.1      # on source and target embeddings
+    word_dropout: float = 0.0     # replace a whole source/target input token by UNK (training only)
+    init: str = "xavier"          # xavier | uniform (+-0.1) | normal (std 0.01): non-recurrent weights
 
     def __post_init__(self):
-        _check(self.type in ("transformer",), f"model.type must be transformer, not {self.type!r}")
+        _check(self.type in ("transformer", "rnn"), f"model.type must be transformer or rnn, not {self.type!r}")
         _check(self.norm in ("pre", "post"), f"model.norm must be pre or post, not {self.norm!r}")
         _check(self.d_model > 0 and self.heads > 0 and self.d_model % self.heads == 0,
                "model.d_model must be a positive multiple of model.heads")
         _check(self.encoder_layers > 0 and self.decoder_layers > 0, "model layers must be positive")
         _check(0 <= self.dropout < 1, f"model.dropout must be in [0, 1), not {self.dropout}")
         _check(0 <= self.attention_dropout < 1, f"model.attention_dropout must be in [0, 1), not {self.attention_dropout}")
+        self._check_rnn()
+
+    def _check_rnn(self):
+        _check(self.embedding_dim > 0, "model.embedding_dim must be positive")
+        _check(self.rnn_hidden > 0 and self.rnn_hidden % 2 == 0,
+               f"model.rnn_hidden must be a positive even number (two encoder directions), not {self.rnn_hidden}")
+        _check(self.rnn_encoder_layers > 0 and self.rnn_decoder_layers > 0, "model rnn layers must be positive")
+        _check(self.attention in ("additive", "dot", "general"),
+               f"model.attention must be additive, dot or general, not {self.attention!r}")
+        _check(self.init in ("xavier", "uniform", "normal"),
+               f"model.init must be xavier, uniform or normal, not {self.init!r}")
+        for key in ("emb_dropout", "word_dropout"):
+            value = getattr(self, key)
+            _check(0 <= value < 1, f"model.{key} must be in [0, 1), not {value}")
 
 
 @dataclass(frozen=True)

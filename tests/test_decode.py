@@ -329,10 +329,10 @@ def test_translator_n_best(translator_parts):
     results = translator.translate_nbest(LINES)
     assert len(results) == len(LINES)
     for line, nbest in zip(LINES, results):
+        assert len(nbest) == 3  # the same number of columns for every line, empty ones included
         if line.strip():
-            assert len(nbest) == 3
             scores = [t.score for t in nbest]
             assert scores == sorted(scores, reverse=True)
             assert all(t.text == tokenizers.tgt.decode(t.tokens) for t in nbest)
         else:
-            assert [t.text for t in nbest] == [""]
+            assert [t.text for t in nbest] == ["", "", ""]

@@ -7,6 +7,22 @@ dimension is the batch, which lets `reorder_state` work for every model.
 import torch
 from torch import nn
 
+from nmt.tokenize.base import EOS_ID, PAD_ID
+
+
+def reverse_source_tokens(src):
+    """Reverse each source sentence's tokens (Sutskever et al. 2014), keeping EOS last and padding after it.
+
+    src: (B, S) right-padded ids, each row `w1 .. wn EOS PAD ..`; returns `wn .. w1 EOS PAD ..`.
+    Models apply it at the start of encoding when `reverse_source` is set, so training,
+    validation and translation all see the same order and an exported model records it.
+    """
+    lengths = (src != PAD_ID).sum(1, keepdim=True)                        # (B, 1) real tokens incl. EOS
+    last = src.gather(1, (lengths - 1).clamp(min=0))                      # (B, 1) last real token
+    n = lengths - (last == EOS_ID).long()                                 # (B, 1) tokens to reverse
+    j = torch.arange(src.size(1), device=src.device).expand_as(src)       # (B, S) positions
+    return src.gather(1, torch.where(j < n, n - 1 - j, j))
+
 
 class Seq2Seq(nn.Module):
     max_positions = None  # longest target a model can decode (None: no limit)

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from nmt.models.base import Seq2Seq
+from nmt.models.base import Seq2Seq, reverse_source_tokens
 from nmt.tokenize.base import PAD_ID
 
 
@@ -105,11 +105,11 @@ class DecoderLayer(nn.Module):
 class Transformer(Seq2Seq):
     def __init__(self, src_vocab, tgt_vocab, d_model, heads, encoder_layers, decoder_layers, ff_size,
                  dropout, attention_dropout=0.0, pre_norm=True, tie_output=True, share_embeddings=False,
-                 max_positions=1024):
+                 max_positions=1024, reverse_source=False):
         super().__init__()
         if share_embeddings and src_vocab != tgt_vocab:
             raise ValueError("sharing embeddings needs one vocabulary for source and target")
-        self.d_model, self.max_positions = d_model, max_positions
+        self.d_model, self.max_positions, self.reverse_source = d_model, max_positions, reverse_source
         self.tgt_embed = nn.Embedding(tgt_vocab, d_model, padding_idx=PAD_ID)
         self.src_embed = self.tgt_embed if share_embeddings else nn.Embedding(src_vocab, d_model, padding_idx=PAD_ID)
         self.register_buffer("positions", sinusoidal_positions(max_positions, d_model), persistent=False)
@@ -145,6 +145,8 @@ class Transformer(Seq2Seq):
 
     def run_encoder(self, src):
         """Encoder output (B, S, D) and the attention mask (B, 1, 1, S) that hides source padding."""
+        if self.reverse_source:
+            src = reverse_source_tokens(src)
         src_mask = (src != PAD_ID)[:, None, None, :]
         x = self.embed(self.src_embed, src)
         for layer in self.encoder_layers:

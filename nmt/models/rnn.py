@@ -1,0 +1,232 @@
+"""BiLSTM encoder + attentional LSTM decoder (Bahdanau et al. 2014; Luong et al. 2015; Britz et al. 2017).
+
+Encoder: embeddings -> stacked bidirectional LSTMs over packed sequences, so padding never
+enters the recurrence -> memory (B, S, H), each direction contributing H/2. A bridge
+(linear + tanh) turns the top layer's final states into every decoder layer's initial (h, c).
+
+One decoder step (Luong et al. 2015), the same code for teacher forcing and incremental decoding:
+    x_t  = [embed(y_{t-1}); h~_{t-1}]           input feeding (h~_0 = 0); can be switched off
+    h_t  = stacked LSTM cells(x_t)              top layer's output is the attention query
+    a_t  = softmax(score(h_t, memory))          additive | dot | general; exactly 0 on padding
+    h~_t = tanh(W_c [a_t . memory; h_t])        the attentional vector
+    p_t  = softmax(W_out dropout(h~_t))         tied: h~ is projected to the embedding size first
+
+Dropout only touches non-recurrent connections (Zaremba et al. 2014): embeddings, inputs of
+layers above the first, the encoder output and the attentional vector on its way to the
+output layer; never h/c or the fed-back h~.
+"""
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from nmt.models.base import Seq2Seq, reverse_source_tokens
+from nmt.tokenize.base import EOS_ID, PAD_ID, UNK_ID
+
+
+def word_dropout(tokens, p, training):
+    """Replace each ordinary token (not PAD/UNK/BOS/EOS) by UNK with probability p, in training only
+    (whole-word dropout: Gal & Ghahramani 2016, recommended for low resource by Sennrich & Zhang 2019)."""
+    if not training or p == 0:
+        return tokens
+    drop = (torch.rand(tokens.shape, device=tokens.device) < p) & (tokens > EOS_ID)
+    return tokens.masked_fill(drop, UNK_ID)
+
+
+class Attention(nn.Module):
+    """score(q, k): additive v^T tanh(W_q q + W_k k) | dot q . k | general q^T W_a k."""
+
+    def __init__(self, kind, hidden):
+        super().__init__()
+        self.kind = kind
+        if kind == "additive":
+            self.key_proj = nn.Linear(hidden, hidden)
+            self.query_proj = nn.Linear(hidden, hidden, bias=False)
+            self.v = nn.Linear(hidden, 1, bias=False)
+        elif kind == "general":
+            self.key_proj = nn.Linear(hidden, hidden, bias=False)
+        elif kind != "dot":
+            raise ValueError(f"unknown attention {kind!r}")
+
+    def keys(self, memory):
+        """The part of the score that depends on the memory (B, S, H) alone: computed once per sentence."""
+        return memory if self.kind == "dot" else self.key_proj(memory)
+
+    def forward(self, query, keys, memory, mask):
+        """query (B, H), keys/memory (B, S, H), mask (B, S) True on real tokens
+        -> context (B, H), weights (B, S) summing to 1 over real tokens, exactly 0 on padding."""
+        if self.kind == "additive":
+            scores = self.v(torch.tanh(keys + self.query_proj(query)[:, None])).squeeze(-1)
+        else:  # dot: q . k; general: q . (W_a k), with W_a k precomputed in keys()
+            scores = torch.bmm(keys, query[:, :, None]).squeeze(-1)
+        weights = torch.softmax(scores.float().masked_fill(~mask, float("-inf")), dim=-1)
+        context = torch.bmm(weights[:, None].to(memory.dtype), memory).squeeze(1)
+        return context, weights
+
+
+def _norms(layer_norm, size, count):
+    return nn.ModuleList(nn.LayerNorm(size) if layer_norm else nn.Identity() for _ in range(count))
+
+
+class BiLSTMEncoder(nn.Module):
+    def __init__(self, input_size, hidden, layers, dropout, residual, layer_norm):
+        super().__init__()
+        self.lstms = nn.ModuleList(
+            nn.LSTM(input_size if i == 0 else hidden, hidden // 2, batch_first=True, bidirectional=True)
+            for i in range(layers))
+        self.norms = _norms(layer_norm, hidden, layers)
+        self.dropout, self.residual = nn.Dropout(dropout), residual
+
+    def forward(self, x, lengths):
+        """x (B, S, E) embedded source, lengths (B,) -> memory (B, S, H), zeros at padding, and the
+        top layer's final (h, c), each (B, H): [forward direction at the end; backward at the start]."""
+        # packed: only real tokens, (N, features) in .data; elementwise ops may act on .data directly
+        packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+        for i, (lstm, norm) in enumerate(zip(self.lstms, self.norms)):
+            inputs = packed.data if i == 0 else self.dropout(packed.data)
+            out, (h, c) = lstm(packed._replace(data=inputs))  # h, c: (2, B, H/2), in batch order
+            y = out.data + inputs if self.residual and i > 0 else out.data
+            packed = out._replace(data=norm(y))
+        memory, _ = pad_packed_sequence(packed, batch_first=True, total_length=x.size(1))
+        b = x.size(0)
+        return self.dropout(memory), (h.transpose(0, 1).reshape(b, -1), c.transpose(0, 1).reshape(b, -1))
+
+
+class RNNModel(Seq2Seq):
+    def __init__(self, src_vocab, tgt_vocab, embedding_dim=512, hidden=512, encoder_layers=1, decoder_layers=1,
+                 attention="additive", input_feeding=True, residual=False, layer_norm=False, dropout=0.1,
+                 emb_dropout=0.1, word_dropout=0.0, tie_output=True, share_embeddings=False, init="xavier",
+                 reverse_source=False):
+        super().__init__()
+        if share_embeddings and src_vocab != tgt_vocab:
+            raise ValueError("sharing embeddings needs one vocabulary for source and target")
+        if hidden % 2:
+            raise ValueError("hidden must be even: each encoder direction has hidden / 2 units")
+        self.hidden, self.decoder_layers = hidden, decoder_layers
+        self.input_feeding, self.residual = input_feeding, residual
+        self.word_dropout, self.reverse_source = word_dropout, reverse_source
+        self.tgt_embed = nn.Embedding(tgt_vocab, embedding_dim, padding_idx=PAD_ID)
+        self.src_embed = self.tgt_embed if share_embeddings else nn.Embedding(src_vocab, embedding_dim,
+                                                                              padding_idx=PAD_ID)
+        self.emb_dropout, self.dropout = nn.Dropout(emb_dropout), nn.Dropout(dropout)
+        self.encoder = BiLSTMEncoder(embedding_dim, hidden, encoder_layers, dropout, residual, layer_norm)
+        self.bridge_h = nn.Linear(hidden, decoder_layers * hidden)
+        self.bridge_c = nn.Linear(hidden, decoder_layers * hidden)
+        first_input = embedding_dim + (hidden if input_feeding else 0)
+        self.cells = nn.ModuleList(nn.LSTMCell(first_input if i == 0 else hidden, hidden)
+                                   for i in range(decoder_layers))
+        self.norms = _norms(layer_norm, hidden, decoder_layers)
+        self.attention = Attention(attention, hidden)
+        self.combine = nn.Linear(2 * hidden, hidden, bias=False)  # W_c of h~ = tanh(W_c [context; h])
+        self.combine_norm = nn.LayerNorm(hidden) if layer_norm else nn.Identity()
+        # a tied output layer is the (V, E) embedding matrix: h~ (H) must first become E-sized
+        tied_projection = tie_output and hidden != embedding_dim
+        self.pre_output = nn.Linear(hidden, embedding_dim) if tied_projection else nn.Identity()
+        self.output = nn.Linear(embedding_dim if tie_output else hidden, tgt_vocab, bias=False)
+        init_weights(self, init)
+        if tie_output:
+            self.output.weight = self.tgt_embed.weight
+
+    def embed_source(self, src):
+        """(B, S) ids -> (B, S, E), after source reversal (if on) and word dropout (training only)."""
+        if self.reverse_source:
+            src = reverse_source_tokens(src)
+        return self.emb_dropout(self.src_embed(word_dropout(src, self.word_dropout, self.training)))
+
+    def embed_target(self, tokens):
+        """(B, ...) ids -> (B, ..., E), with word dropout (training only) on the decoder's inputs."""
+        return self.emb_dropout(self.tgt_embed(word_dropout(tokens, self.word_dropout, self.training)))
+
+    def encode(self, src):
+        """State: memory and keys (B, S, H), src_mask (B, S), h and c (B, layers, H), feed (B, H)."""
+        mask = src != PAD_ID
+        memory, (h, c) = self.encoder(self.embed_source(src), mask.sum(1))
+        shape = (src.size(0), self.decoder_layers, self.hidden)
+        state = {"memory": memory, "keys": self.attention.keys(memory), "src_mask": mask,
+                 "h": torch.tanh(self.bridge_h(h)).view(shape), "c": torch.tanh(self.bridge_c(c)).view(shape)}
+        if self.input_feeding:
+            state["feed"] = memory.new_zeros(src.size(0), self.hidden)
+        return state
+
+    def step(self, emb, state):
+        """One decoder step from the embedded previous token emb (B, E).
+        Returns the attentional vector h~ (B, H), the attention weights (B, S) and the new state."""
+        x = torch.cat([emb, state["feed"]], dim=-1) if self.input_feeding else emb
+        hs, cs = [], []
+        for i, (cell, norm) in enumerate(zip(self.cells, self.norms)):
+            inputs = x if i == 0 else self.dropout(x)
+            h, c = cell(inputs, (state["h"][:, i], state["c"][:, i]))
+            hs.append(h)
+            cs.append(c)
+            x = norm(h + inputs if self.residual and i > 0 else h)
+        context, weights = self.attention(x, state["keys"], state["memory"], state["src_mask"])
+        attentional = torch.tanh(self.combine_norm(self.combine(torch.cat([context, x], -1))))
+        state = dict(state, h=torch.stack(hs, 1), c=torch.stack(cs, 1))
+        if self.input_feeding:
+            state["feed"] = attentional
+        return attentional, weights, state
+
+    def logits(self, attentional):
+        """(..., H) attentional vectors -> (..., V) output scores."""
+        return self.output(self.pre_output(self.dropout(attentional)))
+
+    def forward(self, src, tgt_in):
+        """Teacher forcing: the decoder step looped over the target, logits (B, T, V)."""
+        state = self.encode(src)
+        emb = self.embed_target(tgt_in)  # (B, T, E)
+        outputs = []
+        for t in range(tgt_in.size(1)):
+            attentional, _, state = self.step(emb[:, t], state)
+            outputs.append(attentional)
+        return self.logits(torch.stack(outputs, 1))
+
+    def decode_step(self, prev_tokens, state):
+        attentional, _, state = self.step(self.embed_target(prev_tokens), state)
+        return F.log_softmax(self.logits(attentional).float(), dim=-1), state
+
+
+# Initialisation (defaults as in JoeyNMT's RNN recipes and Britz et al. 2017):
+# - recurrent matrices (weight_hh) orthogonal, each gate's (H, H) block separately (Saxe et al. 2014);
+# - forget-gate bias 1 (Gers et al. 2000; Jozefowicz et al. 2015). PyTorch adds two biases, b_ih + b_hh:
+#   b_ih's forget slice is 1 and b_hh's 0, so their sum is 1; every other bias starts at 0;
+# - every non-recurrent matrix (embeddings, input-to-hidden per gate block, linear layers):
+#   xavier (Glorot & Bengio 2010, default) | uniform in +-0.1 (Sutskever et al. 2014) | normal, std 0.01.
+def _feed_forward_init(weight, scheme):
+    if scheme == "xavier":
+        nn.init.xavier_uniform_(weight)
+    elif scheme == "uniform":
+        nn.init.uniform_(weight, -0.1, 0.1)
+    elif scheme == "normal":
+        nn.init.normal_(weight, 0.0, 0.01)
+    else:
+        raise ValueError(f"unknown init {scheme!r}")
+
+
+def _init_lstm(module, scheme):
+    hidden = module.hidden_size
+    for name, param in module.named_parameters():
+        blocks = param.data.split(hidden)  # PyTorch gate order: input, forget, cell, output
+        if name.startswith("weight_hh"):
+            for block in blocks:
+                nn.init.orthogonal_(block)
+        elif name.startswith("weight_ih"):
+            for block in blocks:
+                _feed_forward_init(block, scheme)
+        else:
+            nn.init.zeros_(param)
+            if name.startswith("bias_ih"):
+                nn.init.ones_(blocks[1])
+
+
+@torch.no_grad()
+def init_weights(model, scheme="xavier"):
+    for module in model.modules():
+        if isinstance(module, (nn.LSTM, nn.LSTMCell)):
+            _init_lstm(module, scheme)
+        elif isinstance(module, nn.Linear):
+            _feed_forward_init(module.weight, scheme)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.Embedding):
+            _feed_forward_init(module.weight, scheme)
+            module.weight[PAD_ID].zero_()
