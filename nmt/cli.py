@@ -20,7 +20,9 @@ def _config_args(parser):
 
 def build_parser():
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--debug", action="store_true", help="show the full traceback of an error")
+    # SUPPRESS: a subcommand's own (absent) --debug must not reset `nmt --debug COMMAND`; main() defaults it
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help="show the full traceback of an error")
     parser = argparse.ArgumentParser(prog="nmt", parents=[common],
                                      description="Neural machine translation: preprocess, train, translate, evaluate.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -116,6 +118,7 @@ def cmd_translate(args):
         raise NmtError("--lenpen must be >= 0")
     if args.output is not None and args.output.is_dir():
         raise NmtError(f"--output {args.output}: is a directory, not a file")
+    source = read_input_lines(args.input)  # a missing input fails before the slow model load
     from nmt.decode.translate import Translator  # torch: imported once the options are known to be valid
     from nmt.device import pick_device
     from nmt.export import load_model
@@ -124,7 +127,7 @@ def cmd_translate(args):
     model, tokenizers, decode_cfg = load_model(args.model, device)
     translator = Translator.from_config(model, tokenizers, device, decode_cfg, beam=args.beam, lenpen=args.lenpen,
                                         n_best=args.n_best or 1, batch_size=args.batch_size)
-    results = translator.translate_nbest(read_input_lines(args.input))
+    results = translator.translate_nbest(source)
     if args.n_best:
         lines = ["\t".join(f"{t.text}\t{t.score:.4f}" for t in nbest) for nbest in results]
     else:
@@ -166,7 +169,7 @@ def main(argv=None):
     try:
         COMMANDS[args.command](args)
     except (NmtError, OSError) as e:  # OSError: the file system refused (permissions, disk full, ...)
-        if args.debug:
+        if getattr(args, "debug", False):
             raise
         print(f"nmt {args.command}: error: {e}", file=sys.stderr)
         return 2

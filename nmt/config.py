@@ -86,7 +86,8 @@ class ModelConfig:
                "model.d_model must be a positive multiple of model.heads")
         _check(self.encoder_layers > 0 and self.decoder_layers > 0, "model layers must be positive")
         _check(0 <= self.dropout < 1, f"model.dropout must be in [0, 1), not {self.dropout}")
-        _check(0 <= self.attention_dropout < 1, f"model.attention_dropout must be in [0, 1), not {self.attention_dropout}")
+        _check(0 <= self.attention_dropout < 1,
+               f"model.attention_dropout must be in [0, 1), not {self.attention_dropout}")
         self._check_rnn()
 
     def _check_rnn(self):

@@ -1,5 +1,4 @@
 """`nmt quickstart`: the whole pipeline on a generated toy corpus, in a few CPU minutes, no download."""
-from pathlib import Path
 
 from nmt.config import load_config
 from nmt.data.corpus import read_lines

@@ -15,10 +15,12 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 from nmt.config import load_config  # noqa: E402
+from nmt.data.batching import pad  # noqa: E402
 from nmt.data.preprocess import preprocess  # noqa: E402
 from nmt.data.toy import write_toy_corpus  # noqa: E402
 from nmt.models.transformer import Transformer  # noqa: E402
 from nmt.tokenize import load_tokenizers  # noqa: E402
+from nmt.tokenize.base import BOS_ID, EOS_ID  # noqa: E402
 
 torch.set_num_threads(1)
 
@@ -94,3 +96,18 @@ def cli(*args, stdin=None, cwd=None, timeout=120):
 @pytest.fixture
 def run_cli():
     return cli
+
+
+VOCAB = 13  # vocabulary of the hand-built models: ids 4..12 are ordinary tokens
+
+
+def random_tokens(generator, length):
+    return torch.randint(4, VOCAB, (length,), generator=generator).tolist()
+
+
+def example_batch(seed=0, src_lengths=(5, 2, 7), tgt_len=6):
+    """Right-padded sources ending in EOS of varied length, and BOS-first target inputs."""
+    g = torch.Generator().manual_seed(seed)
+    src = pad([random_tokens(g, n) + [EOS_ID] for n in src_lengths])
+    tgt_in = torch.tensor([[BOS_ID] + random_tokens(g, tgt_len - 1) for _ in src_lengths])
+    return src, tgt_in

@@ -3,25 +3,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from conftest import make_transformer
+from conftest import VOCAB, example_batch, make_transformer
 from nmt.config import ModelConfig
-from nmt.data.batching import pad
 from nmt.models import build_model
-from nmt.tokenize.base import BOS_ID, EOS_ID, PAD_ID
+from nmt.tokenize.base import PAD_ID
 
-VOCAB = 13  # ids 4..12 are ordinary tokens
-
-
-def random_tokens(generator, length):
-    return torch.randint(4, VOCAB, (length,), generator=generator).tolist()
-
-
-def example_batch(seed=0, src_lengths=(5, 2, 7), tgt_len=6):
-    """Right-padded sources ending in EOS of varied length, and BOS-first target inputs."""
-    g = torch.Generator().manual_seed(seed)
-    src = pad([random_tokens(g, n) + [EOS_ID] for n in src_lengths])
-    tgt_in = torch.tensor([[BOS_ID] + random_tokens(g, tgt_len - 1) for _ in src_lengths])
-    return src, tgt_in
 
 
 @pytest.mark.parametrize("pre_norm", [True, False])

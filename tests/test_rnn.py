@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from conftest import make_transformer, tiny_config
+from conftest import VOCAB, example_batch, make_transformer, tiny_config
 from nmt.config import DecodeConfig, ModelConfig, load_config
 from nmt.data.batching import pad
 from nmt.decode.beam import beam_search
@@ -20,7 +20,6 @@ from nmt.models.rnn import Attention, RNNModel, word_dropout
 from nmt.tokenize.base import BOS_ID, EOS_ID, PAD_ID, UNK_ID
 from nmt.train.loop import Trainer
 
-VOCAB = 13  # ids 4..12 are ordinary tokens
 ATTENTIONS = ["additive", "dot", "general"]
 MAX_LEN_A, MAX_LEN_B = 1.0, 3
 SRC_LENGTHS = (1, 3, 6, 9, 4)  # tokens before EOS
@@ -45,18 +44,6 @@ VARIANTS = {
     "shared_emb_eq_hidden": dict(embedding_dim=12, share_embeddings=True),
     "reversed": dict(reverse_source=True, attention="general"),
 }
-
-
-def random_tokens(generator, length):
-    return torch.randint(4, VOCAB, (length,), generator=generator).tolist()
-
-
-def example_batch(seed=0, src_lengths=(5, 2, 7), tgt_len=6):
-    """Right-padded sources ending in EOS of varied length, and BOS-first target inputs."""
-    g = torch.Generator().manual_seed(seed)
-    src = pad([random_tokens(g, n) + [EOS_ID] for n in src_lengths])
-    tgt_in = torch.tensor([[BOS_ID] + random_tokens(g, tgt_len - 1) for _ in src_lengths])
-    return src, tgt_in
 
 
 # --- source reversal ------------------------------------------------------------------------------

@@ -150,6 +150,16 @@ def test_mismatched_line_counts_name_both_files(base, tmp_path):
           expect=[f"{data}/train.en has 400 lines but {data}/train.toy has 401"])
 
 
+def test_evaluate_mismatched_and_undecodable_files(base, tmp_path):
+    (tmp_path / "hyp.txt").write_bytes(b"a\nb\n")
+    (tmp_path / "ref.txt").write_bytes(b"a\nb\nc\n")
+    fails(tmp_path, "evaluate", "--hyp", "hyp.txt", "--ref", "ref.txt",
+          expect=["hyp.txt has 2 lines but ref.txt has 3"])
+    (tmp_path / "ref.txt").write_bytes(b"a\n\xe9\n")
+    fails(tmp_path, "evaluate", "--hyp", "hyp.txt", "--ref", "ref.txt",
+          expect=["ref.txt:2: not valid UTF-8 (byte 0xe9)"])
+
+
 @pytest.mark.parametrize("overrides, expect", [
     (["train.max_step=3"], "unknown config key train.max_step (did you mean train.max_steps?)"),
     (["model.layers=2"], "unknown config key model.layers"),
@@ -182,7 +192,8 @@ def test_train_before_preprocess(base, tmp_path):
 
 def test_resume_without_checkpoint(base, tmp_path):
     shutil.copytree(base / "pre", tmp_path / "r")
-    fails(tmp_path, "train", "--run-dir", "r", "--resume", expect=["r/checkpoints/last.pt: no checkpoint to resume from"])
+    fails(tmp_path, "train", "--run-dir", "r", "--resume",
+          expect=["r/checkpoints/last.pt: no checkpoint to resume from"])
 
 
 def test_data_changed_after_preprocessing(base, tmp_path):
@@ -193,12 +204,21 @@ def test_data_changed_after_preprocessing(base, tmp_path):
           expect=["r/data/valid.ref.txt: missing or changed since preprocessing; run `nmt preprocess` again"])
 
 
+def test_manifest_not_json(base, tmp_path):
+    shutil.copytree(base / "pre", tmp_path / "r")
+    (tmp_path / "r/manifest.json").write_text('{"files": ')
+    fails(tmp_path, "train", "--run-dir", "r",
+          expect=["r/manifest.json: not a valid manifest; run `nmt preprocess` again"])
+
+
 def test_resume_with_different_vocabulary(base, tmp_path):
     shutil.copytree(base / "run", tmp_path / "r")
-    r = nmt(tmp_path, "preprocess", "--config", base / "cfg.yaml", "--run-dir", "r", "--set", "tokenizer.vocab_size=320")
+    r = nmt(tmp_path, "preprocess", "--config", base / "cfg.yaml", "--run-dir", "r",
+            "--set", "tokenizer.vocab_size=320")
     assert r.returncode == 0, r.stderr
     fails(tmp_path, "train", "--run-dir", "r", "--resume",
-          expect=["r/checkpoints/last.pt: trained with vocabulary sizes [300, 300], but the run's tokenizer has [320, 320]"])
+          expect=["r/checkpoints/last.pt: trained with vocabulary sizes [300, 300], "
+                  "but the run's tokenizer has [320, 320]"])
 
 
 def test_refused_resume_keeps_the_runs_config(base, tmp_path):
@@ -219,8 +239,10 @@ def test_train_on_missing_cuda(base, tmp_path):
           expect=["device 'cuda' requested, but CUDA is not available on this machine"])
 
 
-def test_debug_shows_the_traceback(base, tmp_path):
-    r = nmt(tmp_path, "train", "--debug", "--config", base / "cfg.yaml", "--run-dir", "r")
+@pytest.mark.parametrize("where", ["after", "before"])
+def test_debug_shows_the_traceback(base, tmp_path, where):
+    args = ["train", "--debug"] if where == "after" else ["--debug", "train"]
+    r = nmt(tmp_path, *args, "--config", base / "cfg.yaml", "--run-dir", "r")
     assert r.returncode != 0
     assert "Traceback" in r.stderr and "NmtError: r: no complete preprocessed data" in r.stderr
 
@@ -236,7 +258,8 @@ def test_disk_full_while_saving_checkpoint_keeps_the_old_one(base, tmp_path):
 
     fails(tmp_path, "train", "--run-dir", "r", "--resume", "--set", "train.max_steps=10",
           "--set", "train.log_every=100", preexec_fn=limit_file_size,
-          expect=["r/checkpoints/last.pt: could not write the checkpoint, the previous one is kept"])
+          expect=["r/checkpoints/last.pt: could not write the checkpoint (is the disk full?); "
+                  "the previous one is kept"])
     assert checkpoint_step(tmp_path / "r/checkpoints/last.pt") == 5
     assert not glob.glob(str(tmp_path / "r/checkpoints/.*"))
 
@@ -290,18 +313,13 @@ def test_checkpoint_with_code_payload_is_refused_and_not_run(base, tmp_path, wri
     assert not target.exists()
 
 
-def test_truncated_checkpoint(base, tmp_path):
+@pytest.mark.parametrize("keep", [0, 1000, 5000])
+def test_truncated_checkpoint(base, tmp_path, keep):
     shutil.copytree(base / "run", tmp_path / "r")
     ckpt = tmp_path / "r/checkpoints/last.pt"
-    ckpt.write_bytes(ckpt.read_bytes()[:5000])
-    fails(tmp_path, "train", "--run-dir", "r", "--resume", expect=["r/checkpoints/last.pt: not a loadable checkpoint"])
-
-
-def test_empty_checkpoint(base, tmp_path):
-    shutil.copytree(base / "run", tmp_path / "r")
-    (tmp_path / "r/checkpoints/last.pt").write_bytes(b"")
+    ckpt.write_bytes(ckpt.read_bytes()[:keep])
     fails(tmp_path, "train", "--run-dir", "r", "--resume",
-          expect=["r/checkpoints/last.pt: not a loadable checkpoint (the file is empty or truncated)"])
+          expect=["r/checkpoints/last.pt: not a loadable checkpoint (truncated or corrupt: "])
 
 
 def test_checkpoint_of_something_else(base, tmp_path):
@@ -382,8 +400,10 @@ def test_model_tokenizer_corrupt(model_copy):
 
 def test_translate_missing_model_and_input(base, tmp_path):
     (tmp_path / "in.txt").write_text("x\n")
-    fails(tmp_path, "translate", "--model", "nowhere", "--input", "in.txt", expect=["nowhere: model directory not found"])
-    fails(tmp_path, "translate", "--model", base / "run/best", "--input", "missing.txt", expect=["missing.txt: file not found"])
+    fails(tmp_path, "translate", "--model", "nowhere", "--input", "in.txt",
+          expect=["nowhere: model directory not found"])
+    fails(tmp_path, "translate", "--model", base / "run/best", "--input", "missing.txt",
+          expect=["missing.txt: file not found"])
 
 
 @pytest.mark.parametrize("args, expect", [
@@ -424,11 +444,16 @@ ODD_LINES = [
 BLANK = {1, 2, 9, 10, 11, 12}  # lines with no text: their translations must be empty
 
 
-def assert_aligned(stdout, n_best=False):
+def assert_aligned(stdout, n_best=0):
     out = stdout.decode("utf-8").split("\n")
     assert out[-1] == "" and len(out) - 1 == len(ODD_LINES), out
-    for i in BLANK:
-        assert out[i] == ("\t0.0000" if n_best else ""), (i, out[i])
+    for i, line in enumerate(out[:-1]):
+        if n_best:  # n (translation, score) columns on every line, empty translations for blank input
+            fields = line.split("\t")
+            assert len(fields) == 2 * n_best, (i, line)
+            assert i not in BLANK or fields[0::2] == [""] * n_best, (i, line)
+        else:
+            assert i not in BLANK or line == "", (i, line)
 
 
 @pytest.mark.parametrize("mode", ["file", "stdin-nbest"])
@@ -444,7 +469,7 @@ def test_translate_keeps_one_output_line_per_input_line(base, tmp_path, mode):
     assert r.returncode == 0, r.stderr
     assert "Traceback" not in r.stderr
     assert "warning: 1 input lines were longer than the model's 63 source tokens and were truncated" in r.stderr
-    assert_aligned(stdout, n_best=mode != "file")
+    assert_aligned(stdout, n_best=0 if mode == "file" else 2)
 
 
 def test_translate_output_with_line_breaks_stays_one_line(base, tmp_path):
@@ -545,9 +570,16 @@ def test_training_killed_at_random_moments_resumes_and_finishes(base, tmp_path):
         kill(proc)
         after_kill(f"training, after step {target}", proc, before)
 
-    # 5. inside a checkpoint save: the temporary file is written, the rename not yet done
-    assert ckpt.exists()
-    proc, before, _ = start(slow_rename=0.6)
+    # 5. if every kill so far came before the first checkpoint: just after it is written
+    if not ckpt.exists():
+        proc, before, _ = start()
+        wait_until(ckpt.exists, proc)
+        time.sleep(rng.uniform(0.0, 0.05))
+        kill(proc)
+        after_kill("just after the first checkpoint", proc, before)
+
+    # 6. inside a checkpoint save: the temporary file is written, the rename not yet done
+    proc, before, _ = start(slow_rename=1.0)
     wait_until(lambda: glob.glob(str(ckpt.parent / ".last.pt.*.tmp")), proc)
     time.sleep(rng.uniform(0.0, 0.3))
     kill(proc)
@@ -555,7 +587,7 @@ def test_training_killed_at_random_moments_resumes_and_finishes(base, tmp_path):
     assert glob.glob(str(ckpt.parent / ".last.pt.*.tmp")), "the kill missed the save"
     assert after == before  # the old, complete checkpoint (the new one was never renamed in)
 
-    # 6. resume to the end
+    # 7. resume to the end
     proc, before, _ = start()
     assert proc.wait(timeout=120) == 0, log.read_text()
     assert checkpoint_step(ckpt) == max_steps
@@ -574,7 +606,7 @@ def test_kill_between_the_renames_of_the_best_model_swap(base, tmp_path):
     old = run / ".best.old"
     # a fresh run (no --resume) improves on its first validation, so it exports best/
     proc = launch(tmp_path, ["train", "--run-dir", run, "--set", "train.max_steps=2", "--set", "train.valid_every=2"],
-                  tmp_path / "train.log", slow_rename=0.4)
+                  tmp_path / "train.log", slow_rename=0.5)
     assert wait_until(lambda: old.exists() and not (run / "best").exists(), proc)
     kill(proc)
     assert not (run / "best").exists() and old.exists()

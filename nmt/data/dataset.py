@@ -83,8 +83,12 @@ def verify_manifest(root):
     path = root / MANIFEST
     if not path.is_file():
         raise NmtError(f"{root}: no complete preprocessed data (run `nmt preprocess` first)")
-    manifest = json.loads(path.read_text(encoding="utf-8"))
-    for name, digest in manifest["files"].items():
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+        files = dict(manifest["files"])
+    except (ValueError, KeyError, TypeError):
+        raise NmtError(f"{path}: not a valid manifest; run `nmt preprocess` again") from None
+    for name, digest in files.items():
         if not (root / name).is_file() or _sha256(root / name) != digest:
             raise NmtError(f"{root / name}: missing or changed since preprocessing; run `nmt preprocess` again")
     return manifest

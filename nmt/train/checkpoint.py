@@ -13,9 +13,9 @@ def save_checkpoint(path, state):
     with atomic.atomic_path(path) as tmp:
         try:
             torch.save(state, tmp)
-        except RuntimeError as e:  # torch reports a failed write (disk full) as a RuntimeError
-            raise NmtError(f"{path}: could not write the checkpoint, the previous one is kept "
-                           f"(is the disk full? {one_line(e)})") from None
+        except RuntimeError:  # how torch reports a failed write (disk full)
+            raise NmtError(f"{path}: could not write the checkpoint (is the disk full?); "
+                           "the previous one is kept") from None
 
 
 def load_checkpoint(path):
@@ -32,8 +32,10 @@ def load_checkpoint(path):
             detail = one_line(str(e).split("WeightsUnpickler error:", 1)[1]).split(". ")[0]
             reason = f"refused to unpickle objects other than tensors and plain data: {detail}"
         raise NmtError(f"{path}: not a loadable checkpoint ({reason})") from None
-    except (RuntimeError, EOFError, ValueError) as e:
-        reason = "the file is empty or truncated" if isinstance(e, EOFError) else one_line(e)
+    except (RuntimeError, EOFError, ValueError, OSError) as e:
+        reason = one_line(e).split(". ")[0]
+        if not getattr(e, "filename", None):  # an OSError naming the file is a read error, not bad content
+            reason = f"truncated or corrupt: {reason}"
         raise NmtError(f"{path}: not a loadable checkpoint ({reason})") from None
     if not isinstance(state, dict):
         raise NmtError(f"{path}: not a checkpoint written by `nmt train` (holds a {type(state).__name__})")
