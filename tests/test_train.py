@@ -9,6 +9,7 @@ from conftest import tiny_config
 from nmt.data.batching import TokenBatchSampler, make_batch
 from nmt.data.dataset import EncodedSplit
 from nmt.decode.translate import Translator
+from nmt.errors import NmtError
 from nmt.export import load_model
 from nmt.tokenize.base import BOS_ID, EOS_ID, PAD_ID
 from nmt.train.loop import Trainer
@@ -273,3 +274,35 @@ def test_max_epochs_trains_exactly_that_many_epochs(fresh_run_dir, toy_corpus):
     n_batches = len(trainer.sampler.batches_of_epoch(0))
     trainer.run()
     assert trainer.step == n_batches
+
+
+def test_out_of_gpu_memory_retries_the_same_update_in_parts(fresh_run_dir, toy_corpus, capsys):
+    """A batch that does not fit is split until it does; the update equals the unsplit one."""
+    settings = ("model.dropout=0.0", "train.max_steps=1")
+    plain, split = (Trainer(tiny_config(toy_corpus, *settings), fresh_run_dir) for _ in range(2))
+    split.model.load_state_dict(plain.model.state_dict())
+    batch = make_batch(plain.train_src, plain.train_tgt, list(range(12)))
+    fits = split.model.forward
+
+    def forward_that_fits_three_sentences(src, tgt_in):
+        if src.size(0) > 3:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)")
+        return fits(src, tgt_in)
+
+    split.model.forward = forward_that_fits_three_sentences
+    assert split.train_step(batch) == pytest.approx(plain.train_step(batch), rel=1e-5)
+    for a, b in zip(plain.model.parameters(), split.model.parameters()):  # the gradients of the update
+        torch.testing.assert_close(a.grad, b.grad, rtol=1e-4, atol=1e-7)
+    assert "retrying the batch in 4 parts" in capsys.readouterr().out
+
+
+def test_out_of_gpu_memory_on_one_sentence_is_a_clear_error(fresh_run_dir, toy_corpus):
+    trainer = Trainer(tiny_config(toy_corpus), fresh_run_dir)
+    batch = make_batch(trainer.train_src, trainer.train_tgt, [0, 1])
+
+    def never_fits(src, tgt_in):
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)")
+
+    trainer.model.forward = never_fits
+    with pytest.raises(NmtError, match="single sentence"):
+        trainer.train_step(batch)

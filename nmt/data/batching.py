@@ -21,6 +21,15 @@ class Batch:
     def to(self, device):
         return Batch(self.src.to(device), self.tgt_in.to(device), self.tgt_out.to(device), self.n_tgt_tokens)
 
+    def __len__(self):
+        return self.src.size(0)
+
+    def halves(self):
+        """The first and second half of the sentences, as two Batches (for retrying after out-of-memory)."""
+        middle = (len(self) + 1) // 2
+        return [Batch(self.src[rows], self.tgt_in[rows], self.tgt_out[rows], int((self.tgt_out[rows] != PAD_ID).sum()))
+                for rows in (slice(0, middle), slice(middle, None))]
+
 
 def pad(sequences, value=PAD_ID):
     out = torch.full((len(sequences), max(len(s) for s in sequences)), value, dtype=torch.long)

@@ -28,7 +28,7 @@ from nmt.rundir import RunDir
 from nmt.tokenize import load_tokenizers
 from nmt.train.checkpoint import load_checkpoint, save_checkpoint
 from nmt.train.losses import label_smoothed_cross_entropy
-from nmt.train.reporting import Reporter
+from nmt.train.reporting import Reporter, say
 from nmt.train.schedules import inverse_sqrt
 from nmt.train.stopping import EarlyStopping
 
@@ -142,21 +142,41 @@ class Trainer:
         return self.stopping.best
 
     def train_step(self, batch):
-        """One update on `batch`; returns the summed (label-smoothed) loss."""
+        """One update on `batch`; returns the summed (label-smoothed) loss.
+
+        Out of GPU memory, the update is redone with the batch split in halves (then quarters, ...),
+        gradients accumulated and normalised by the whole batch's tokens: the same update, smaller peaks.
+        """
         t = self.cfg.train
         self.model.train()
         self.step += 1
         lr = inverse_sqrt(self.step, t.lr, t.warmup_steps)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
-        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=t.precision == "bf16"):
-            logits = self.model(batch.src, batch.tgt_in)
-        loss = label_smoothed_cross_entropy(logits, batch.tgt_out, t.label_smoothing)
-        self.optimizer.zero_grad(set_to_none=True)
-        (loss / batch.n_tgt_tokens).backward()
+        pieces = [batch]
+        while True:
+            self.optimizer.zero_grad(set_to_none=True)
+            try:
+                loss = sum(self.forward_backward(piece, batch.n_tgt_tokens) for piece in pieces)
+                break
+            except torch.cuda.OutOfMemoryError:
+                if max(len(piece) for piece in pieces) == 1:
+                    raise NmtError(f"out of GPU memory on a single sentence at step {self.step}; "
+                                   "lower train.batch_tokens or the model size") from None
+                pieces = [half for piece in pieces for half in piece.halves() if len(half)]
+                say(f"step {self.step}: out of GPU memory, retrying the batch in {len(pieces)} parts")
+                torch.cuda.empty_cache()
         if t.clip_norm > 0:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), t.clip_norm)
         self.optimizer.step()
+        return loss
+
+    def forward_backward(self, batch, normaliser):
+        """Add the gradients of `batch`'s loss / `normaliser` (the tokens of the whole update); returns its loss."""
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.cfg.train.precision == "bf16"):
+            logits = self.model(batch.src, batch.tgt_in)
+        loss = label_smoothed_cross_entropy(logits, batch.tgt_out, self.cfg.train.label_smoothing)
+        (loss / normaliser).backward()
         return loss.item()
 
     def log_training(self, reporter, window):
@@ -166,7 +186,7 @@ class Trainer:
         reporter.event("train", self.step, loss=loss, lr=lr, tokens_per_s=tokens_per_s,
                        window_tokens=window["tokens"], window_seconds=window["time"],
                        epoch=self.sampler.epoch, elapsed=self.elapsed, peak_rss_mib=peak_rss_mib())
-        reporter.print(f"step {self.step:6d}  epoch {self.sampler.epoch}  loss {loss:.3f}  lr {lr:.2e}  "
+        say(f"step {self.step:6d}  epoch {self.sampler.epoch}  loss {loss:.3f}  lr {lr:.2e}  "
                        f"{tokens_per_s:,.0f} tok/s  {self.elapsed:,.0f}s")
         window.update(loss=0.0, tokens=0, time=0.0)
 
@@ -185,7 +205,7 @@ class Trainer:
         save_checkpoint(self.run_dir.checkpoint, self.state_dict())
         reporter.event("valid", self.step, bleu=bleu, chrf=scores["chrf"]["score"], best_bleu=self.stopping.best,
                        seconds=time.monotonic() - tick, elapsed=self.elapsed)
-        reporter.print(f"step {self.step:6d}  valid BLEU {bleu:.2f}  chrF {scores['chrf']['score']:.2f}  "
+        say(f"step {self.step:6d}  valid BLEU {bleu:.2f}  chrF {scores['chrf']['score']:.2f}  "
                        f"({'new best, exported' if improved else f'best {self.stopping.best:.2f}'})  "
                        f"{time.monotonic() - tick:.1f}s")
 

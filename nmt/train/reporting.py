@@ -6,6 +6,11 @@ import time
 from tqdm import tqdm
 
 
+def say(message):
+    """A line for the user, printed above the progress bar."""
+    tqdm.write(message)
+
+
 class Reporter:
     def __init__(self, metrics_path, tensorboard_dir, total_steps=None, initial_step=0):
         self.metrics_path = metrics_path
@@ -35,8 +40,6 @@ class Reporter:
         if postfix:
             self.bar.set_postfix(postfix, refresh=False)
 
-    def print(self, message):
-        tqdm.write(message)
 
     def close(self):
         self.bar.close()
