@@ -105,17 +105,55 @@ class ModelConfig:
 
 
 @dataclass(frozen=True)
+class ScheduledSamplingConfig:
+    """`train.scheduled_sampling` (Bengio et al. 2015): feed the decoder its own predictions, with a probability
+    of the gold token that decays with the update step i (formulas in nmt/train/schedules.py)."""
+    enabled: bool = False
+    schedule: str = "inverse_sigmoid"  # linear | exponential | inverse_sigmoid
+    k: float = 2000.0             # inverse_sigmoid: k >= 1 (p = 0.5 at i = k ln k); exponential: k**i, 0 < k < 1;
+                                  # linear: the intercept, 0 < k <= 1
+    c: float = 1e-4               # linear: slope, p = max(min_gold, k - c * i)
+    min_gold: float = 0.0         # linear: floor of the gold probability
+    mode: str = "auto"            # per_step | two_pass (Mihaylova & Martins 2019) | auto: per_step for rnn,
+                                  # two_pass for transformer
+    pick: str = "sample"          # sample (from the model's distribution, as Bengio et al.) | argmax
+
+    def __post_init__(self):
+        key = "train.scheduled_sampling"
+        _check(self.schedule in ("linear", "exponential", "inverse_sigmoid"),
+               f"{key}.schedule must be linear, exponential or inverse_sigmoid, not {self.schedule!r}")
+        _check(self.mode in ("auto", "per_step", "two_pass"),
+               f"{key}.mode must be auto, per_step or two_pass, not {self.mode!r}")
+        _check(self.pick in ("sample", "argmax"), f"{key}.pick must be sample or argmax, not {self.pick!r}")
+        ranges = {"linear": (0 < self.k <= 1, "in (0, 1]"), "exponential": (0 < self.k < 1, "in (0, 1)"),
+                  "inverse_sigmoid": (self.k >= 1, "at least 1")}
+        ok, allowed = ranges[self.schedule]
+        _check(ok, f"{key}.k must be {allowed} for schedule {self.schedule}, not {self.k} "
+               "(each schedule has its own range: set k together with the schedule)")
+        _check(self.c >= 0, f"{key}.c (the linear slope) must be >= 0, not {self.c}")
+        _check(0 <= self.min_gold <= 1, f"{key}.min_gold must be in [0, 1], not {self.min_gold}")
+
+
+@dataclass(frozen=True)
 class TrainConfig:
     seed: int = 42
     device: str = "auto"          # auto | cpu | cuda | cuda:N
     threads: int = 0              # CPU threads for torch (0 = all cores)
     precision: str = "fp32"       # fp32 | bf16 (autocast: bf16 matmuls, fp32 weights and loss)
     batch_tokens: int = 4096      # token budget of a batch: sentences x longest side, padding included
-    lr: float = 5e-4              # peak learning rate, reached at the end of warmup
-    warmup_steps: int = 4000
+    optimizer: str = "adam"       # adam | sgd (with momentum, Ma & Hovy 2016) | adadelta (Bahdanau et al. 2014)
+    lr: float = 5e-4              # peak learning rate, reached at the end of warmup; adadelta expects ~1.0
+    warmup_steps: int = 4000      # linear warmup (either schedule); 0 = none
+    lr_schedule: str = "inverse_sqrt"  # inverse_sqrt (constant when warmup_steps is 0) | plateau (decay on dev BLEU)
+    decay_factor: float = 0.5     # plateau: the lr is multiplied by this ...
+    decay_patience: int = 2       # ... after this many validations without a BLEU gain
+    min_lr: float = 1e-6          # plateau: the lr never decays below this
     adam_betas: typing.Tuple[float, float] = (0.9, 0.98)
     adam_eps: float = 1e-9
-    weight_decay: float = 0.0
+    momentum: float = 0.9         # sgd
+    adadelta_rho: float = 0.95    # adadelta: decay of the running averages (Zeiler 2012; Bahdanau et al. 2014)
+    adadelta_eps: float = 1e-6
+    weight_decay: float = 0.0     # every optimizer
     label_smoothing: float = 0.1
     clip_norm: float = 1.0        # 0 disables gradient-norm clipping
     max_steps: int = 0            # 0 = no limit
@@ -124,6 +162,7 @@ class TrainConfig:
     valid_every: int = 1000       # steps between validations (and checkpoints)
     patience: int = 10            # validations without a BLEU gain before stopping (0 = never stop)
     log_every: int = 50
+    scheduled_sampling: ScheduledSamplingConfig = field(default_factory=ScheduledSamplingConfig)
 
     def __post_init__(self):
         _check(self.precision in ("fp32", "bf16"), f"train.precision must be fp32 or bf16, not {self.precision!r}")
@@ -137,6 +176,21 @@ class TrainConfig:
                "train limits (max_steps, max_epochs, max_time, patience, threads) must be >= 0")
         _check(self.device == "auto" or self.device == "cpu" or self.device.startswith("cuda"),
                f"train.device must be auto, cpu or cuda[:N], not {self.device!r}")
+        self._check_optimizer()
+
+    def _check_optimizer(self):
+        _check(self.optimizer in ("adam", "sgd", "adadelta"),
+               f"train.optimizer must be adam, sgd or adadelta, not {self.optimizer!r}")
+        _check(0 <= self.momentum < 1, f"train.momentum must be in [0, 1), not {self.momentum}")
+        _check(0 < self.adadelta_rho < 1, f"train.adadelta_rho must be in (0, 1), not {self.adadelta_rho}")
+        _check(self.adadelta_eps > 0, "train.adadelta_eps must be positive")
+        _check(self.lr_schedule in ("inverse_sqrt", "plateau"),
+               f"train.lr_schedule must be inverse_sqrt or plateau, not {self.lr_schedule!r}")
+        _check(0 < self.decay_factor < 1, f"train.decay_factor must be in (0, 1), not {self.decay_factor}")
+        _check(self.decay_patience >= 1, f"train.decay_patience must be at least 1, not {self.decay_patience}")
+        _check(self.min_lr >= 0, f"train.min_lr must be >= 0, not {self.min_lr}")
+        _check(self.lr_schedule != "plateau" or self.min_lr <= self.lr,
+               f"train.min_lr ({self.min_lr}) must not exceed train.lr ({self.lr}) with lr_schedule plateau")
 
 
 @dataclass(frozen=True)

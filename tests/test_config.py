@@ -10,6 +10,21 @@ def test_defaults_load():
     assert cfg == ExperimentConfig()
     assert cfg.decode.beam == 5 and cfg.model.d_model == 512 and cfg.train.lr == 5e-4
     assert isinstance(cfg.train.adam_betas, tuple)
+    assert cfg.train.optimizer == "adam" and cfg.train.lr_schedule == "inverse_sqrt"
+    assert cfg.train.scheduled_sampling.enabled is False
+
+
+def test_nested_scheduled_sampling_section_from_yaml_and_overrides(tmp_path):
+    path = tmp_path / "ss.yaml"
+    path.write_text("train:\n  scheduled_sampling:\n    enabled: true\n    schedule: linear\n    k: 1\n",
+                    encoding="utf-8")
+    cfg = load_config(path, ["train.scheduled_sampling.c=2e-4", "train.scheduled_sampling.mode=per_step"])
+    ss = cfg.train.scheduled_sampling
+    assert (ss.enabled, ss.schedule, ss.k, ss.c, ss.mode) == (True, "linear", 1.0, 2e-4, "per_step")
+    assert isinstance(ss.k, float)
+    dumped = tmp_path / "dumped.yaml"
+    dumped.write_text(dump_yaml(cfg), encoding="utf-8")
+    assert load_config(dumped) == cfg
 
 
 def test_set_overrides_with_their_types():
@@ -50,6 +65,7 @@ def test_dumped_config_loads_back_equal(tmp_path):
     ("model.dmodel=64", "model.dmodel", "model.d_model"),
     ("trian.lr=1e-3", "trian", "train"),
     ("decode.beam_size=4", "decode.beam_size", None),
+    ("train.scheduled_sampling.enable=true", "train.scheduled_sampling.enable", "train.scheduled_sampling.enabled"),
 ])
 def test_unknown_key_is_named_with_the_closest_suggestion(override, named, suggestion):
     with pytest.raises(NmtError) as e:
@@ -98,11 +114,38 @@ def test_wrong_type_names_the_key(override, key):
     ("data.tgt_lang=de", "lang"),         # the same as the source language
     ("tokenizer.type=wordpiece", "tokenizer.type"),
     ("train.device=tpu", "train.device"),
+    ("train.optimizer=rmsprop", "train.optimizer"),
+    ("train.momentum=1.0", "train.momentum"),
+    ("train.adadelta_rho=1.0", "train.adadelta_rho"),
+    ("train.lr_schedule=cosine", "train.lr_schedule"),
+    ("train.decay_factor=1.0", "train.decay_factor"),
+    ("train.decay_patience=0", "train.decay_patience"),
+    ("train.min_lr=-1e-6", "train.min_lr"),
+    ("train.scheduled_sampling.schedule=cosine", "train.scheduled_sampling.schedule"),
+    ("train.scheduled_sampling.mode=parallel", "train.scheduled_sampling.mode"),
+    ("train.scheduled_sampling.pick=top_k", "train.scheduled_sampling.pick"),
+    ("train.scheduled_sampling.k=0.5", "train.scheduled_sampling.k"),       # inverse_sigmoid needs k >= 1
+    ("train.scheduled_sampling.min_gold=1.5", "train.scheduled_sampling.min_gold"),
+    ("train.scheduled_sampling.c=-1", "train.scheduled_sampling.c"),
 ])
 def test_impossible_values_are_rejected(override, key):
     with pytest.raises(NmtError) as e:
         load_config(None, [override])
     assert key in str(e.value)
+
+
+@pytest.mark.parametrize("settings, key", [
+    (["train.scheduled_sampling.schedule=linear"], "train.scheduled_sampling.k"),  # the default k is 2000
+    (["train.scheduled_sampling.schedule=exponential", "train.scheduled_sampling.k=1"], "train.scheduled_sampling.k"),
+    (["train.lr_schedule=plateau", "train.lr=1e-4", "train.min_lr=1e-3"], "train.min_lr"),
+])
+def test_cross_field_checks_name_the_key(settings, key):
+    with pytest.raises(NmtError) as e:
+        load_config(None, settings)
+    assert key in str(e.value)
+    # each schedule's k range is checked against that schedule only
+    load_config(None, ["train.scheduled_sampling.schedule=exponential", "train.scheduled_sampling.k=0.999"])
+    load_config(None, ["train.lr=1e-7"])  # min_lr above lr is fine when there is no plateau decay
 
 
 def test_set_without_equals_sign():

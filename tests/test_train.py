@@ -1,4 +1,4 @@
-"""Loss, schedule, early stopping, token batching, exact resume and the exported model."""
+"""Loss, schedules, optimizers, early stopping, token batching, exact resume and the exported model."""
 
 import numpy as np
 import pytest
@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from conftest import tiny_config
+from nmt.config import load_config
 from nmt.data.batching import TokenBatchSampler, make_batch
 from nmt.data.dataset import EncodedSplit
 from nmt.decode.translate import Translator
@@ -14,7 +15,8 @@ from nmt.export import load_model
 from nmt.tokenize.base import BOS_ID, EOS_ID, PAD_ID
 from nmt.train.loop import Trainer
 from nmt.train.losses import label_smoothed_cross_entropy
-from nmt.train.schedules import inverse_sqrt
+from nmt.train.optimizers import build_optimizer
+from nmt.train.schedules import InverseSqrt, PlateauDecay, build_lr_schedule, inverse_sqrt
 from nmt.train.stopping import EarlyStopping
 
 # --- loss ----------------------------------------------------------------------------------------
@@ -71,6 +73,72 @@ def test_inverse_sqrt_schedule():
     assert all(a < b for a, b in zip(rates[:warmup - 1], rates[1:warmup]))   # rises during warmup
     assert all(a > b for a, b in zip(rates[warmup:], rates[warmup + 1:]))    # then decays
     assert [inverse_sqrt(s, peak, 0) for s in (1, 10, 10**6)] == [peak] * 3
+
+
+# --- optimizers and learning-rate decay on a BLEU plateau -----------------------------------------
+
+
+@pytest.mark.parametrize("settings, kind, expected", [
+    ([], torch.optim.Adam, {"lr": 5e-4, "betas": (0.9, 0.98), "eps": 1e-9, "weight_decay": 0.0}),
+    (["train.optimizer=sgd", "train.lr=0.1"], torch.optim.SGD,
+     {"lr": 0.1, "momentum": 0.9, "weight_decay": 0.0, "nesterov": False}),
+    (["train.optimizer=sgd", "train.lr=1.0", "train.momentum=0", "train.weight_decay=1e-5"], torch.optim.SGD,
+     {"lr": 1.0, "momentum": 0.0, "weight_decay": 1e-5}),
+    (["train.optimizer=adadelta", "train.lr=1.0"], torch.optim.Adadelta,
+     {"lr": 1.0, "rho": 0.95, "eps": 1e-6, "weight_decay": 0.0}),
+])
+def test_each_optimizer_name_builds_that_torch_optimizer_with_its_hyperparameters(settings, kind, expected):
+    params = [torch.nn.Parameter(torch.ones(3))]
+    optimizer = build_optimizer(params, load_config(None, settings).train)
+    assert type(optimizer) is kind
+    group = optimizer.param_groups[0]
+    assert group["params"] == params
+    for key, value in expected.items():
+        assert group[key] == value, key
+
+
+def test_plateau_decay_multiplies_after_the_patience_and_stops_at_min_lr():
+    decay = PlateauDecay(lr=1.0, factor=0.5, patience=2, min_lr=0.1)
+    rates = []
+    for bleu in (10.0, 9.0, 9.5, 11.0, 11.0, 3.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0):
+        decay.update(bleu)
+        rates.append(decay.rate(step=100))
+    # 10 best; 9, 9.5 two without a gain -> 0.5 (count restarts); 11 a gain; 11 (equal is no gain), 3 -> 0.25;
+    # then every second validation halves: 0.125, then the floor 0.1 instead of 0.0625, and 0.1 stays
+    assert rates == pytest.approx([1.0, 1.0, 0.5, 0.5, 0.5, 0.25, 0.25, 0.125, 0.125, 0.1, 0.1, 0.1, 0.1, 0.1])
+
+
+def test_plateau_decay_warms_up_linearly():
+    decay = PlateauDecay(lr=2.0, factor=0.5, patience=1, min_lr=0.0, warmup_steps=4)
+    assert [decay.rate(s) for s in (1, 2, 4, 100)] == pytest.approx([0.5, 1.0, 2.0, 2.0])
+
+
+def test_plateau_decay_state_round_trips():
+    decay = PlateauDecay(lr=1.0, factor=0.5, patience=2, min_lr=0.01)
+    for bleu in (5.0, 4.0, 4.0, 6.0, 2.0):
+        decay.update(bleu)
+    state = decay.state_dict()
+    assert state == {"lr": 0.5, "best": 6.0, "bad_validations": 1}
+    restored = PlateauDecay(lr=1.0, factor=0.5, patience=2, min_lr=0.01)
+    restored.load_state_dict(state)
+    assert restored.state_dict() == state
+    decay.update(1.0)
+    restored.update(1.0)  # the restored object continues as the original: the second bad validation decays
+    assert restored.rate(50) == decay.rate(50) == 0.25
+    fresh = PlateauDecay(lr=1.0, factor=0.5, patience=2, min_lr=0.01)
+    fresh.load_state_dict({})  # a checkpoint written under inverse_sqrt holds no plateau state
+    assert fresh.rate(50) == 1.0 and fresh.best == float("-inf")
+
+
+def test_lr_schedule_names_build_their_schedule():
+    default = build_lr_schedule(load_config().train)
+    assert isinstance(default, InverseSqrt)
+    assert [default.rate(s) for s in (1, 4000, 16000)] == [inverse_sqrt(s, 5e-4, 4000) for s in (1, 4000, 16000)]
+    plateau = build_lr_schedule(load_config(None, ["train.lr_schedule=plateau", "train.warmup_steps=0",
+                                                   "train.decay_factor=0.7", "train.decay_patience=3",
+                                                   "train.min_lr=1e-5"]).train)
+    assert isinstance(plateau, PlateauDecay)
+    assert (plateau.lr, plateau.factor, plateau.patience, plateau.min_lr) == (5e-4, 0.7, 3, 1e-5)
 
 
 # --- early stopping ------------------------------------------------------------------------------
@@ -231,6 +299,40 @@ def test_resume_continues_exactly(resume_runs):
     # training did change the weights (so equality above is not vacuous), and dropout was on
     assert straight.cfg.model.dropout > 0
     assert any(not torch.equal(resume_runs["first_weights"][n], a[n]) for n in a)
+
+
+def test_resume_is_exact_with_sgd_plateau_decay_and_scheduled_sampling(toy_corpus, run_dir, tmp_path):
+    """The plateau state and the draws of scheduled sampling (sampled tokens, gold or not) survive a resume."""
+    import shutil
+
+    # validating every step, the tiny model's BLEU stays 0: from the second validation on, each one halves the lr
+    settings = ["train.valid_every=1", "data.valid_size=4", "train.optimizer=sgd", "train.lr=0.5",
+                "train.warmup_steps=0", "train.lr_schedule=plateau", "train.decay_patience=1",
+                "train.scheduled_sampling.enabled=true", "train.scheduled_sampling.schedule=linear",
+                "train.scheduled_sampling.k=0.8", "train.scheduled_sampling.c=0.05"]
+    dirs = {name: tmp_path / name for name in ("straight", "split")}
+    for d in dirs.values():
+        shutil.copytree(run_dir, d)
+    straight = Trainer(tiny_config(toy_corpus, *settings, "train.max_steps=4"), dirs["straight"])
+    straight.run()
+    Trainer(tiny_config(toy_corpus, *settings, "train.max_steps=2"), dirs["split"]).run()
+    second = Trainer(tiny_config(toy_corpus, *settings, "train.max_steps=4"), dirs["split"])
+    second.resume()
+    second.run()
+    assert isinstance(second.optimizer, torch.optim.SGD) and second.scheduled_sampling.pick == "sample"
+    assert second.lr_schedule.state_dict() == straight.lr_schedule.state_dict()
+    assert straight.lr_schedule.lr < 0.5  # it did decay, so the restored state mattered
+    assert second.optimizer.param_groups[0]["lr"] == straight.optimizer.param_groups[0]["lr"]
+    a, b = straight.model.state_dict(), second.model.state_dict()
+    for name in a:
+        assert torch.equal(a[name], b[name]), name
+
+
+def test_resume_with_another_optimizer_is_refused(toy_corpus, fresh_run_dir):
+    Trainer(tiny_config(toy_corpus, "train.max_steps=1", "data.valid_size=2"), fresh_run_dir).run()
+    other = Trainer(tiny_config(toy_corpus, "train.max_steps=2", "train.optimizer=sgd"), fresh_run_dir)
+    with pytest.raises(NmtError, match="train.optimizer adam, not sgd"):
+        other.resume()
 
 
 def test_exported_best_translates_like_the_in_memory_model(resume_runs):

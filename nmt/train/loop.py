@@ -1,10 +1,12 @@
 """`nmt train`: the training loop, validation on dev BLEU, checkpoints and the exported best model.
 
     for each batch (token-budget buckets, shuffled):
-        lr <- schedule(step); loss <- label-smoothed CE; backward; clip; Adam step
+        lr <- schedule(step); scores <- model (teacher forcing, or scheduled sampling)
+        loss <- label-smoothed CE; backward; clip; optimizer step (Adam | SGD | Adadelta)
         every valid_every steps, at the time budget and at the end:
             translate the dev set, score BLEU -> export best/ if it improved
             write checkpoints/last.pt (everything needed to continue exactly)
+            decay the lr if it is on a BLEU plateau (lr_schedule: plateau)
             stop if BLEU has not improved for `patience` validations
 """
 import os
@@ -29,7 +31,9 @@ from nmt.tokenize import load_tokenizers
 from nmt.train.checkpoint import load_checkpoint, save_checkpoint
 from nmt.train.losses import label_smoothed_cross_entropy
 from nmt.train.reporting import Reporter, say
-from nmt.train.schedules import inverse_sqrt
+from nmt.train.optimizers import build_optimizer
+from nmt.train.scheduled_sampling import ScheduledSampling
+from nmt.train.schedules import build_lr_schedule
 from nmt.train.stopping import EarlyStopping
 
 
@@ -61,8 +65,10 @@ class Trainer:
         self.model = build_model(cfg.model, self.tokenizers.src.vocab_size, self.tokenizers.tgt.vocab_size,
                                  self.tokenizers.joint).to(self.device)
         t = cfg.train
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=t.lr, betas=t.adam_betas, eps=t.adam_eps,
-                                          weight_decay=t.weight_decay)
+        self.optimizer = build_optimizer(self.model.parameters(), t)
+        self.lr_schedule = build_lr_schedule(t)
+        self.scheduled_sampling = (ScheduledSampling.from_config(t.scheduled_sampling, cfg.model.type)
+                                   if t.scheduled_sampling.enabled else None)
         self.sampler = TokenBatchSampler(self.train_src.lengths, self.train_tgt.lengths, t.batch_tokens, t.seed)
         self.stopping = EarlyStopping(t.patience)
         self.step, self.elapsed_before = 0, 0.0
@@ -76,6 +82,7 @@ class Trainer:
     def state_dict(self):
         return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
                 "sampler": self.sampler.state(), "stopping": self.stopping.state_dict(),
+                "lr_schedule": self.lr_schedule.state_dict(),
                 "step": self.step, "elapsed": self.elapsed, "rng": torch.get_rng_state(),
                 "config": to_dict(self.cfg),
                 "vocab": [self.tokenizers.src.vocab_size, self.tokenizers.tgt.vocab_size]}
@@ -85,9 +92,10 @@ class Trainer:
         state = load_checkpoint(path)
         try:
             saved_vocab, saved_model = list(state["vocab"]), from_dict(state["config"]["model"], ModelConfig, "model.")
+            saved_optimizer = state["config"].get("train", {}).get("optimizer", "adam")  # older runs: adam
         except KeyError as e:
             raise NmtError(f"{path}: not a checkpoint written by `nmt train` (no {e} entry)") from None
-        except (TypeError, ValueError, NmtError) as e:
+        except (TypeError, ValueError, AttributeError, NmtError) as e:
             raise NmtError(f"{path}: not a checkpoint written by `nmt train` ({e})") from None
         vocab = [self.tokenizers.src.vocab_size, self.tokenizers.tgt.vocab_size]
         if saved_vocab != vocab:
@@ -96,11 +104,15 @@ class Trainer:
         if saved_model != self.cfg.model:
             raise NmtError(f"{path}: the model section of the config differs from the "
                            "checkpoint's; resume with the run's own config.yaml")
+        if saved_optimizer != self.cfg.train.optimizer:
+            raise NmtError(f"{path}: trained with train.optimizer {saved_optimizer}, not "
+                           f"{self.cfg.train.optimizer}; resume with the run's own config.yaml")
         try:
             self.model.load_state_dict(state["model"])
             self.optimizer.load_state_dict(state["optimizer"])
             self.sampler.load_state(state["sampler"])
             self.stopping.load_state_dict(state["stopping"])
+            self.lr_schedule.load_state_dict(state.get("lr_schedule", {}))  # absent in older checkpoints
             self.step, self.elapsed_before = int(state["step"]), float(state["elapsed"])
             torch.set_rng_state(state["rng"])
         except (KeyError, TypeError, ValueError, RuntimeError) as e:
@@ -150,7 +162,7 @@ class Trainer:
         t = self.cfg.train
         self.model.train()
         self.step += 1
-        lr = inverse_sqrt(self.step, t.lr, t.warmup_steps)
+        lr = self.lr_schedule.rate(self.step)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         pieces = [batch]
@@ -174,7 +186,10 @@ class Trainer:
     def forward_backward(self, batch, normaliser):
         """Add the gradients of `batch`'s loss / `normaliser` (the tokens of the whole update); returns its loss."""
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.cfg.train.precision == "bf16"):
-            logits = self.model(batch.src, batch.tgt_in)
+            if self.scheduled_sampling is None:
+                logits = self.model(batch.src, batch.tgt_in)
+            else:  # logits or float32 log-probabilities: the loss below is the same on either
+                logits = self.scheduled_sampling.scores(self.model, batch.src, batch.tgt_in, self.step)
         loss = label_smoothed_cross_entropy(logits, batch.tgt_out, self.cfg.train.label_smoothing)
         (loss / normaliser).backward()
         return loss.item()
@@ -183,9 +198,10 @@ class Trainer:
         tokens_per_s = window["tokens"] / max(window["time"], 1e-9)
         loss = window["loss"] / max(window["tokens"], 1)
         lr = self.optimizer.param_groups[0]["lr"]
+        extra = {} if self.scheduled_sampling is None else {"p_gold": self.scheduled_sampling.p_gold(self.step)}
         reporter.event("train", self.step, loss=loss, lr=lr, tokens_per_s=tokens_per_s,
                        window_tokens=window["tokens"], window_seconds=window["time"],
-                       epoch=self.sampler.epoch, elapsed=self.elapsed, peak_rss_mib=peak_rss_mib())
+                       epoch=self.sampler.epoch, elapsed=self.elapsed, peak_rss_mib=peak_rss_mib(), **extra)
         say(f"step {self.step:6d}  epoch {self.sampler.epoch}  loss {loss:.3f}  lr {lr:.2e}  "
                        f"{tokens_per_s:,.0f} tok/s  {self.elapsed:,.0f}s")
         window.update(loss=0.0, tokens=0, time=0.0)
@@ -198,6 +214,7 @@ class Trainer:
         scores = score_corpus(hypotheses, self.valid_ref, ("bleu", "chrf"))
         bleu = scores["bleu"]["score"]
         improved = self.stopping.update(bleu)
+        self.lr_schedule.update(bleu)  # plateau decay; the next update uses the new rate
         atomic.write_text(self.run_dir.valid / f"step{self.step}.txt", "".join(h + "\n" for h in hypotheses))
         if improved:
             info = {"step": self.step, "valid_bleu": bleu, "valid_sentences": len(self.valid_src)}

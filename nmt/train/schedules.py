@@ -1,5 +1,11 @@
-"""Learning-rate schedules: pure functions of the update step (1-based)."""
+"""Schedules of training: the learning rate and the scheduled-sampling gold probability.
+
+Pure functions of the update step (1-based), except `PlateauDecay`, which follows dev BLEU
+and keeps its state in the checkpoint.
+"""
 import math
+
+# --- learning rate ---------------------------------------------------------------------------------
 
 
 def inverse_sqrt(step, peak_lr, warmup_steps):
@@ -8,3 +14,98 @@ def inverse_sqrt(step, peak_lr, warmup_steps):
     if warmup_steps == 0:
         return peak_lr
     return peak_lr * min(step / warmup_steps, math.sqrt(warmup_steps / step))
+
+
+def linear_warmup(step, warmup_steps):
+    """The fraction of the rate reached at `step`: step / warmup_steps, then 1."""
+    return 1.0 if warmup_steps == 0 else min(1.0, step / warmup_steps)
+
+
+class InverseSqrt:
+    """`inverse_sqrt` behind the interface the trainer uses for every LR schedule (no state)."""
+
+    def __init__(self, peak_lr, warmup_steps):
+        self.peak_lr, self.warmup_steps = peak_lr, warmup_steps
+
+    def rate(self, step):
+        return inverse_sqrt(step, self.peak_lr, self.warmup_steps)
+
+    def update(self, score):
+        pass
+
+    def state_dict(self):
+        return {}
+
+    def load_state_dict(self, state):
+        pass
+
+
+class PlateauDecay:
+    """Multiply the rate by `factor` after `patience` validations without a dev-BLEU gain, never below
+    `min_lr` (the decay of Luong et al. 2015 and Ma & Hovy 2016, driven by BLEU rather than epochs).
+    The count restarts after each decay. Linear warmup, if any, scales the rate during the first steps."""
+
+    def __init__(self, lr, factor, patience, min_lr, warmup_steps=0):
+        self.lr, self.factor, self.patience, self.min_lr = lr, factor, patience, min_lr
+        self.warmup_steps = warmup_steps
+        self.best, self.bad_validations = float("-inf"), 0
+
+    def rate(self, step):
+        return self.lr * linear_warmup(step, self.warmup_steps)
+
+    def update(self, score):
+        """Record a validation score; decay the rate once `patience` of them in a row brought no gain."""
+        if score > self.best:
+            self.best, self.bad_validations = score, 0
+            return
+        self.bad_validations += 1
+        if self.bad_validations >= self.patience:
+            self.lr, self.bad_validations = max(self.min_lr, self.lr * self.factor), 0
+
+    def state_dict(self):
+        return {"lr": self.lr, "best": self.best, "bad_validations": self.bad_validations}
+
+    def load_state_dict(self, state):
+        if not state:  # a checkpoint of a run on another schedule: start from train.lr
+            return
+        self.lr, self.best = float(state["lr"]), float(state["best"])
+        self.bad_validations = int(state["bad_validations"])
+
+
+def build_lr_schedule(cfg):
+    """`train.lr_schedule` -> schedule object; the one place a TrainConfig becomes its arguments."""
+    if cfg.lr_schedule == "plateau":
+        return PlateauDecay(cfg.lr, cfg.decay_factor, cfg.decay_patience, cfg.min_lr, cfg.warmup_steps)
+    return InverseSqrt(cfg.lr, cfg.warmup_steps)
+
+
+# --- scheduled sampling: probability of feeding the gold token (Bengio et al. 2015, section 2.4) -------
+#
+# With i the update step:
+#   linear            eps_i = max(eps, k - c * i)      0 <= eps < 1 the floor (min_gold), k the intercept, c the slope
+#   exponential       eps_i = k ** i                   k < 1
+#   inverse sigmoid   eps_i = k / (k + exp(i / k))     k >= 1; eps_i = 1/2 at i = k ln k
+
+
+def linear_gold(step, k, c, min_gold):
+    return max(min_gold, k - c * step)
+
+
+def exponential_gold(step, k):
+    return k ** step
+
+
+def inverse_sigmoid_gold(step, k):
+    # k / (k + e^(i/k)) = 1 / (1 + e^(i/k - ln k)), which does not overflow for large i
+    return 1.0 / (1.0 + math.exp(min(step / k - math.log(k), 700.0)))
+
+
+def gold_probability(step, schedule, k, c=0.0, min_gold=0.0):
+    """eps_i of the named schedule (`train.scheduled_sampling.schedule`) at update step `step`."""
+    if schedule == "linear":
+        return linear_gold(step, k, c, min_gold)
+    if schedule == "exponential":
+        return exponential_gold(step, k)
+    if schedule == "inverse_sigmoid":
+        return inverse_sigmoid_gold(step, k)
+    raise ValueError(f"unknown scheduled-sampling schedule {schedule!r}")

@@ -1,0 +1,103 @@
+"""Scheduled sampling (Bengio et al. 2015): train the decoder partly on its own predictions.
+
+Two ways, both through the Seq2Seq interface only (models need no change):
+
+per_step (Bengio et al.): encode, then `decode_step` over the target positions; at step t > 0 the
+    input is the gold token with probability p_gold, else the model's own prediction of step t-1.
+    The RNN decodes step by step anyway, so this costs it what teacher forcing costs.
+two_pass (Mihaylova & Martins 2019): a teacher-forced pass without gradient predicts every position;
+    input position t > 0 takes the gold token with probability p_gold, else that pass's prediction
+    for it (made at position t-1); a second pass on this mix, with gradient, gives the scores. It keeps
+    the Transformer's parallel pass, where per_step would run T incremental steps.
+
+p_gold comes from `nmt.train.schedules.gold_probability` at the update step. Input position 0 (BOS)
+and target padding are always gold. Predictions are detached: no gradient flows through the choice.
+Every random draw (gold or not; samples) comes from the global CPU generator, whose state the
+checkpoint keeps, so a resumed run draws what an uninterrupted one would have.
+"""
+import torch
+
+from nmt.tokenize.base import BOS_ID, PAD_ID
+from nmt.train.schedules import gold_probability
+
+NEVER_FED = (PAD_ID, BOS_ID)  # as in decoding, where the model never emits these
+
+
+def _uniform(shape, device):
+    """U[0, 1) draws from the global CPU generator, moved to `device`."""
+    return torch.rand(shape).to(device)
+
+
+def model_choice(scores, pick):
+    """Tokens (...) the model would feed itself, from its logits or log-probabilities (..., V):
+    the argmax, or a sample from its distribution. Never PAD or BOS; detached."""
+    never = torch.tensor(NEVER_FED, device=scores.device)
+    scores = scores.detach().float().index_fill(-1, never, float("-inf"))  # a copy: the caller's scores stay
+    if pick == "argmax":
+        return scores.argmax(-1)
+    # inverse-CDF sampling with CPU uniforms (torch.multinomial would draw from the GPU's generator,
+    # which the checkpoint does not keep); scaling u by the total keeps it below the last CDF value
+    cdf = scores.softmax(-1).cumsum(-1)
+    u = _uniform(cdf.shape[:-1], cdf.device)[..., None] * cdf[..., -1:]
+    return torch.searchsorted(cdf, u, right=True).squeeze(-1)
+
+
+def mix(gold, predicted, p_gold):
+    """Elementwise: the gold token with probability p_gold, else `predicted`; padding stays PAD."""
+    use_gold = (_uniform(gold.shape, gold.device) < p_gold) | (gold == PAD_ID)
+    return torch.where(use_gold, gold, predicted)
+
+
+def per_step_scores(model, src, tgt_in, p_gold, pick):
+    """(B, T, V) float32 log-probabilities, decoding one position at a time from mixed inputs."""
+    state = model.encode(src)
+    prev, outputs = tgt_in[:, 0], []  # position 0: BOS
+    for t in range(tgt_in.size(1)):
+        if t > 0:
+            prev = mix(tgt_in[:, t], model_choice(outputs[-1], pick), p_gold)
+        log_probs, state = model.decode_step(prev, state)  # (B, V)
+        outputs.append(log_probs)
+    return torch.stack(outputs, 1)
+
+
+def two_pass_scores(model, src, tgt_in, p_gold, pick):
+    """(B, T, V) logits of a second teacher-forced pass over gold inputs mixed with the first pass's predictions."""
+    with torch.no_grad():  # the model keeps its mode: in training, dropout is on in both passes
+        first = model(src, tgt_in)  # (B, T, V); position t predicts input t+1
+    predicted = model_choice(first, pick)
+    candidates = torch.cat([tgt_in[:, :1], predicted[:, :-1]], dim=1)  # BOS, then the prediction made at t-1
+    return model(src, mix(tgt_in, candidates, p_gold))
+
+
+MODES = {"per_step": per_step_scores, "two_pass": two_pass_scores}
+
+
+def resolve_mode(mode, model_type):
+    """`auto`: per_step for the RNN (no slower than teacher forcing), two_pass for the Transformer."""
+    if mode != "auto":
+        return mode
+    return "per_step" if model_type == "rnn" else "two_pass"
+
+
+class ScheduledSampling:
+    """Scores of a batch under scheduled sampling at a given update step (see the module docstring)."""
+
+    def __init__(self, schedule, k, c=0.0, min_gold=0.0, mode="per_step", pick="sample"):
+        if mode not in MODES:
+            raise ValueError(f"unknown scheduled-sampling mode {mode!r}")
+        self.schedule, self.k, self.c, self.min_gold = schedule, k, c, min_gold
+        self.mode, self.pick = mode, pick
+
+    def p_gold(self, step):
+        """Probability of feeding the gold token at update `step`."""
+        return gold_probability(step, self.schedule, self.k, self.c, self.min_gold)
+
+    @classmethod
+    def from_config(cls, cfg, model_type):
+        """From `train.scheduled_sampling`, with `auto` resolved for `model.type`."""
+        return cls(cfg.schedule, cfg.k, cfg.c, cfg.min_gold, resolve_mode(cfg.mode, model_type), cfg.pick)
+
+    def scores(self, model, src, tgt_in, step):
+        """(B, T, V) logits (two_pass) or log-probabilities (per_step): cross-entropy applies log_softmax,
+        which leaves log-probabilities unchanged, so the loss is the same on either."""
+        return MODES[self.mode](model, src, tgt_in, self.p_gold(step), self.pick)
