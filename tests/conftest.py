@@ -13,6 +13,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import pytest  # noqa: E402
 import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
 
 from nmt.config import load_config  # noqa: E402
 from nmt.data.batching import pad  # noqa: E402
@@ -111,3 +112,20 @@ def example_batch(seed=0, src_lengths=(5, 2, 7), tgt_len=6):
     src = pad([random_tokens(g, n) + [EOS_ID] for n in src_lengths])
     tgt_in = torch.tensor([[BOS_ID] + random_tokens(g, tgt_len - 1) for _ in src_lengths])
     return src, tgt_in
+
+
+def assert_step_decoding_matches_forward(model, src, tgt_in, reorder=None):
+    """encode() + decode_step() reproduce forward()'s log-probabilities at every target position,
+    also when the state rows are reordered and repeated by `reorder` after the first step, as beam
+    search does (each row must keep decoding its own prefix)."""
+    with torch.no_grad():
+        expected = F.log_softmax(model(src, tgt_in).float(), dim=-1)
+        state = model.encode(src)
+        assert all(t.size(0) == src.size(0) for t in state.values())  # batch-first: reorder_state is generic
+        rows = torch.arange(src.size(0))
+        for t in range(tgt_in.size(1)):
+            if t == 1 and reorder is not None:
+                rows, state = reorder, model.reorder_state(state, reorder)
+            log_probs, state = model.decode_step(tgt_in[rows, t], state)
+            assert log_probs.dtype == torch.float32
+            torch.testing.assert_close(log_probs, expected[rows, t], rtol=0, atol=1e-5)

@@ -1,9 +1,8 @@
 """Transformer masking, incremental decoding and weight tying."""
 import pytest
 import torch
-import torch.nn.functional as F
 
-from conftest import VOCAB, example_batch, make_transformer
+from conftest import VOCAB, assert_step_decoding_matches_forward, example_batch, make_transformer
 from nmt.config import ModelConfig
 from nmt.models import build_model
 from nmt.tokenize.base import PAD_ID
@@ -47,28 +46,14 @@ def test_sentence_in_a_padded_batch_equals_sentence_alone():
 @pytest.mark.parametrize("pre_norm", [True, False])
 def test_incremental_decoding_equals_full_forward(pre_norm):
     model = make_transformer(seed=4, layers=2, pre_norm=pre_norm, share_embeddings=True)
-    src, tgt_in = example_batch(src_lengths=(6, 3, 1), tgt_len=7)
-    with torch.no_grad():
-        expected = F.log_softmax(model(src, tgt_in).float(), dim=-1)
-        state = model.encode(src)
-        for t in range(tgt_in.size(1)):
-            log_probs, state = model.decode_step(tgt_in[:, t], state)
-            torch.testing.assert_close(log_probs, expected[:, t], rtol=0, atol=1e-5)
+    assert_step_decoding_matches_forward(model, *example_batch(src_lengths=(6, 3, 1), tgt_len=7))
 
 
 def test_incremental_decoding_survives_state_reordering():
     """Beam search reorders and repeats state rows; each row must keep decoding its own prefix."""
     model = make_transformer(seed=5, layers=2)
-    src, tgt_in = example_batch(src_lengths=(6, 3, 4), tgt_len=5)
-    with torch.no_grad():
-        expected = F.log_softmax(model(src, tgt_in), dim=-1)
-        state = model.encode(src)
-        log_probs, state = model.decode_step(tgt_in[:, 0], state)
-        index = torch.tensor([2, 0, 0, 1])
-        state = model.reorder_state(state, index)
-        for t in range(1, tgt_in.size(1)):
-            log_probs, state = model.decode_step(tgt_in[index, t], state)
-            torch.testing.assert_close(log_probs, expected[index, t], rtol=0, atol=1e-5)
+    assert_step_decoding_matches_forward(model, *example_batch(src_lengths=(6, 3, 4), tgt_len=5),
+                                         reorder=torch.tensor([2, 0, 0, 1]))
 
 
 def _embedding_outputs(model, module):

@@ -4,9 +4,8 @@ from pathlib import Path
 
 import pytest
 import torch
-import torch.nn.functional as F
 
-from conftest import VOCAB, example_batch, make_transformer, tiny_config
+from conftest import VOCAB, assert_step_decoding_matches_forward, example_batch, make_transformer, tiny_config
 from nmt.config import DecodeConfig, ModelConfig, load_config
 from nmt.data.batching import pad
 from nmt.decode.beam import beam_search
@@ -191,29 +190,13 @@ def test_no_gradient_reaches_padded_source_positions():
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
 def test_incremental_decoding_equals_full_forward(variant):
     model = make_rnn(seed=4, **VARIANTS[variant])
-    src, tgt_in = example_batch(seed=4, src_lengths=(6, 3, 1), tgt_len=7)
-    with torch.no_grad():
-        expected = F.log_softmax(model(src, tgt_in).float(), dim=-1)
-        state = model.encode(src)
-        for t in range(tgt_in.size(1)):
-            log_probs, state = model.decode_step(tgt_in[:, t], state)
-            assert log_probs.dtype == torch.float32 and log_probs.shape == (3, VOCAB)
-            torch.testing.assert_close(log_probs, expected[:, t], rtol=0, atol=1e-5)
+    assert_step_decoding_matches_forward(model, *example_batch(seed=4, src_lengths=(6, 3, 1), tgt_len=7))
 
 
 def test_incremental_decoding_survives_state_reordering():
     model = make_rnn(seed=5, decoder_layers=2)
-    src, tgt_in = example_batch(src_lengths=(6, 3, 4), tgt_len=5)
-    with torch.no_grad():
-        expected = F.log_softmax(model(src, tgt_in), dim=-1)
-        state = model.encode(src)
-        assert all(t.size(0) == 3 for t in state.values())  # batch-first, so reorder_state is generic
-        _, state = model.decode_step(tgt_in[:, 0], state)
-        index = torch.tensor([2, 0, 0, 1])
-        state = model.reorder_state(state, index)
-        for t in range(1, tgt_in.size(1)):
-            log_probs, state = model.decode_step(tgt_in[index, t], state)
-            torch.testing.assert_close(log_probs, expected[index, t], rtol=0, atol=1e-5)
+    assert_step_decoding_matches_forward(model, *example_batch(src_lengths=(6, 3, 4), tgt_len=5),
+                                         reorder=torch.tensor([2, 0, 0, 1]))
 
 
 # --- decoding properties --------------------------------------------------------------------------
