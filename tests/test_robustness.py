@@ -615,3 +615,21 @@ def test_kill_between_the_renames_of_the_best_model_swap(base, tmp_path):
     assert (run / "best/model.safetensors").is_file() and not old.exists()
     r = nmt(tmp_path, "translate", "--model", run / "best", stdin=b"A cat.\n")
     assert r.returncode == 0 and r.stdout.count(b"\n") == 1, r.stderr
+
+
+def test_preprocess_killed_midway_leaves_nothing_train_accepts(base, tmp_path):
+    """Re-preprocessing a run, killed at random moments (renames slowed so kills land inside it):
+    the manifest goes first and comes back last, so `train` refuses the run until a preprocess completes."""
+    rng = random.Random(int(os.environ.get("NMT_TEST_KILL_SEED", "1")))
+    cfg = write_config(tmp_path / "cfg.yaml", base / "data", max_steps=1, valid_every=1)
+    run, log = Path(shutil.copytree(base / "pre", tmp_path / "run")), tmp_path / "preprocess.log"
+    manifest = run / "manifest.json"
+    for moment in (rng.uniform(0.1, 2.0) for _ in range(3)):  # a whole slowed preprocess takes > 3 s
+        proc = launch(tmp_path, ["preprocess", "--config", cfg, "--run-dir", run], log, slow_rename=0.3)
+        wait_until(lambda: not manifest.exists(), proc)  # preprocessing has begun: the old manifest is gone
+        time.sleep(moment)
+        kill(proc)
+        assert proc.returncode == -signal.SIGKILL and not manifest.exists(), f"preprocess finished before {moment:.1f}s"
+        fails(tmp_path, "train", "--config", cfg, "--run-dir", run, expect=["no complete preprocessed data"])
+    assert nmt(tmp_path, "preprocess", "--config", cfg, "--run-dir", run).returncode == 0
+    assert nmt(tmp_path, "train", "--config", cfg, "--run-dir", run).returncode == 0
