@@ -1,3 +1,3 @@
 """nmt: sequence-to-sequence neural machine translation on PyTorch."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -13,7 +13,7 @@ from nmt.errors import NmtError
 def _config_args(parser):
     parser.add_argument("--config", type=Path, help="experiment YAML (default: the run directory's config.yaml)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
-                        help="override one config key (repeatable), e.g. --set train.lr=5e-4")
+                        help="override one config key (repeatable), e.g. --set train.optimizer.lr=5e-4")
     parser.add_argument("--data-dir", type=Path, help="folder of {split}.{lang} files (sets data.dir)")
     parser.add_argument("--run-dir", type=Path, help="run directory (default: runs/NAME)")
 
@@ -31,7 +31,8 @@ def build_parser():
     _config_args(p)
     p = sub.add_parser("train", parents=[common], help="train a model, validate on dev BLEU, export the best")
     _config_args(p)
-    p.add_argument("--max-time", type=float, metavar="SECONDS", help="wall-clock training budget (sets train.max_time)")
+    p.add_argument("--max-time", type=float, metavar="SECONDS",
+                   help="wall-clock training budget (sets train.limits.max_time)")
     p.add_argument("--resume", action="store_true", help="continue from the run's checkpoints/last.pt")
 
     p = sub.add_parser("translate", parents=[common], help="translate text with an exported model")
@@ -49,6 +50,13 @@ def build_parser():
     p.add_argument("--ref", type=Path, required=True, help="references, one per line")
     p.add_argument("--metrics", nargs="+", default=["bleu", "chrf"], choices=["bleu", "chrf", "ter"])
     p.add_argument("--json", action="store_true", help="print scores and signatures as JSON")
+
+    p = sub.add_parser("config", parents=[common], help="check and print a config, list every key, upgrade an old one")
+    p.add_argument("--config", type=Path, help="experiment YAML to check; prints it resolved, every default filled in")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config key (repeatable)")
+    p.add_argument("--show", action="store_true", help="list every key with its default and a one-line help")
+    p.add_argument("--upgrade", type=Path, metavar="FILE", help="print a config of nmt 0.1 in today's layout")
 
     p = sub.add_parser("quickstart", parents=[common], help="run the whole pipeline on a generated toy corpus")
     p.add_argument("--run-dir", type=Path, default=Path("runs/quickstart"))
@@ -83,7 +91,7 @@ def cmd_preprocess(args):
 def cmd_train(args):
     from nmt.train.loop import train
 
-    cfg, run_dir = _load_config(args, [f"train.max_time={args.max_time}"] if args.max_time is not None else [])
+    cfg, run_dir = _load_config(args, [f"train.limits.max_time={args.max_time}"] if args.max_time is not None else [])
     best = train(cfg, run_dir, resume=args.resume)
     print(f"best dev BLEU {best:.2f}; model in {run_dir / 'best'}", file=sys.stderr)
 
@@ -154,6 +162,20 @@ def cmd_evaluate(args):
     print(json.dumps(scores, indent=2) if args.json else format_scores(scores))
 
 
+def cmd_config(args):
+    from nmt.config import ExperimentConfig, dump_yaml, load_config, read_yaml, upgrade, validate
+    from nmt.schema import describe
+
+    if args.show:
+        print("\n".join(describe(ExperimentConfig)))
+    elif args.upgrade is not None:
+        print(dump_yaml(validate(upgrade(read_yaml(args.upgrade)), where=lambda key: args.upgrade)), end="")
+    elif args.config is not None:
+        print(dump_yaml(load_config(args.config, args.overrides)), end="")
+    else:
+        raise NmtError("say what to do: --show, --config FILE or --upgrade FILE")
+
+
 def cmd_quickstart(args):
     from nmt.quickstart import quickstart
 
@@ -161,7 +183,7 @@ def cmd_quickstart(args):
 
 
 COMMANDS = {"preprocess": cmd_preprocess, "train": cmd_train, "translate": cmd_translate,
-            "evaluate": cmd_evaluate, "quickstart": cmd_quickstart}
+            "evaluate": cmd_evaluate, "config": cmd_config, "quickstart": cmd_quickstart}
 
 
 def main(argv=None):

@@ -16,8 +16,8 @@ SETTINGS = [
     "tokenizer.vocab_size=400",
     "model.d_model=128", "model.heads=4", "model.encoder_layers=2", "model.decoder_layers=2",
     "model.ff_size=256",
-    "train.batch_tokens=2000", "train.lr=3e-3", "train.warmup_steps=100", "train.valid_every=100",
-    "train.log_every=25", "train.patience=5",
+    "train.batch_tokens=2000", "train.optimizer.lr=3e-3", "train.lr_schedule.warmup_steps=100",
+    "train.validation.every=100", "train.validation.patience=5", "train.log_every=25",
     "decode.beam=5",
 ]
 
@@ -26,7 +26,7 @@ def quickstart(run_dir, max_time, log=print):
     """Generate a corpus, preprocess, train for `max_time` seconds, translate the test set, print BLEU."""
     run = RunDir(run_dir)
     corpus = write_toy_corpus(run.root / "corpus")
-    cfg = load_config(None, SETTINGS + [f"data.dir={corpus}", f"train.max_time={max_time}"])
+    cfg = load_config(None, SETTINGS + [f"data.dir={corpus}", f"train.limits.max_time={max_time}"])
     log(f"== toy corpus in {corpus}; preprocessing")
     preprocess(cfg, run.root, log=log)
     log(f"== training for up to {max_time:.0f}s")

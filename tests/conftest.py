@@ -27,20 +27,24 @@ torch.set_num_threads(1)
 
 SIZES = {"train": 600, "val": 40, "test": 40}
 
-# A tiny experiment: small vocabulary, a 1+1-layer Transformer of width 16, quick validation.
+# A tiny experiment: small vocabulary, a model of width 16, quick validation.
+TINY_MODELS = {
+    "transformer": ["model.d_model=16", "model.heads=2", "model.encoder_layers=1", "model.decoder_layers=1",
+                    "model.ff_size=32", "model.dropout=0.1"],
+    "rnn": ["model.type=rnn", "model.embedding_dim=16", "model.hidden=16", "model.dropout=0.1"],
+}
 TINY_SETTINGS = [
-    "name=tiny", "data.src_lang=en", "data.tgt_lang=toy", "data.valid_size=16",
+    "name=tiny", "data.src_lang=en", "data.tgt_lang=toy", "train.validation.size=16",
     "tokenizer.vocab_size=320",
-    "model.d_model=16", "model.heads=2", "model.encoder_layers=1", "model.decoder_layers=1",
-    "model.ff_size=32", "model.dropout=0.1",
-    "train.device=cpu", "train.threads=1", "train.batch_tokens=300", "train.lr=3e-3",
-    "train.warmup_steps=4", "train.log_every=1000", "train.valid_every=1000", "train.patience=0",
+    "train.compute.device=cpu", "train.compute.threads=1", "train.batch_tokens=300", "train.log_every=1000",
+    "train.optimizer.lr=3e-3", "train.lr_schedule.warmup_steps=4",
+    "train.validation.every=1000", "train.validation.patience=0",
     "decode.beam=2", "decode.max_len_a=1.0", "decode.max_len_b=4",
 ]
 
 
-def tiny_config(corpus_dir, *extra):
-    return load_config(None, TINY_SETTINGS + [f"data.dir={corpus_dir}", *extra])
+def tiny_config(corpus_dir, *extra, family="transformer"):
+    return load_config(None, TINY_SETTINGS + TINY_MODELS[family] + [f"data.dir={corpus_dir}", *extra])
 
 
 @pytest.fixture(scope="session")

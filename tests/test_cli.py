@@ -12,7 +12,6 @@ name: e2e
 data:
   src_lang: en
   tgt_lang: toy
-  valid_size: 16
 tokenizer:
   vocab_size: 320
 model:
@@ -22,14 +21,12 @@ model:
   decoder_layers: 1
   ff_size: 32
 train:
-  device: cpu
-  threads: 1
   batch_tokens: 400
-  lr: 3e-3
-  warmup_steps: 5
-  valid_every: 15
   log_every: 10
-  patience: 0
+  optimizer: {lr: 3e-3}
+  lr_schedule: {warmup_steps: 5}
+  validation: {every: 15, size: 16, patience: 0}
+  compute: {device: cpu, threads: 1}
 decode:
   beam: 3
   max_len_a: 1.0
@@ -48,7 +45,7 @@ def test_preprocess_train_translate_evaluate(tmp_path, run_cli):
     assert (run / "manifest.json").is_file()
 
     result = run_cli("train", "--config", config, "--data-dir", corpus, "--run-dir", run,
-                     "--set", "train.max_steps=30", cwd=tmp_path)
+                     "--set", "train.limits.max_steps=30", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "best dev BLEU" in result.stderr
     for name in ("model.safetensors", "config.json", "tokenizer"):

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from conftest import VOCAB, assert_step_decoding_matches_forward, example_batch, make_transformer
-from nmt.config import ModelConfig
+from nmt.models.build import TransformerConfig
 from nmt.models import build_model
 from nmt.tokenize.base import PAD_ID
 
@@ -110,7 +110,7 @@ def test_pad_embedding_gets_no_gradient():
 
 
 def tiny_model_cfg(**changes):
-    return ModelConfig(d_model=16, heads=2, encoder_layers=1, decoder_layers=1, ff_size=32, **changes)
+    return TransformerConfig(d_model=16, heads=2, encoder_layers=1, decoder_layers=1, ff_size=32, **changes)
 
 
 def unique_parameter_count(model):

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from conftest import VOCAB, assert_step_decoding_matches_forward, example_batch, make_transformer, tiny_config
-from nmt.config import DecodeConfig, ModelConfig, load_config
+from nmt.config import DecodeConfig, load_config
 from nmt.data.batching import pad
 from nmt.decode.beam import beam_search
 from nmt.decode.greedy import greedy_search
@@ -15,6 +15,7 @@ from nmt.errors import NmtError
 from nmt.export import export_model, load_model
 from nmt.models import build_model
 from nmt.models.base import reverse_source_tokens
+from nmt.models.build import RNNConfig
 from nmt.models.rnn import Attention, RNNModel, word_dropout
 from nmt.tokenize.base import BOS_ID, EOS_ID, PAD_ID, UNK_ID
 from nmt.train.loop import Trainer
@@ -80,8 +81,7 @@ def test_reverse_source_is_applied_inside_the_model(family):
 
 
 def test_reversed_rnn_exports_and_translates_identically(tokenizers, tmp_path):
-    cfg = ModelConfig(type="rnn", embedding_dim=16, rnn_hidden=16, dropout=0.0, emb_dropout=0.0,
-                      reverse_source=True)
+    cfg = RNNConfig(embedding_dim=16, hidden=16, dropout=0.0, emb_dropout=0.0, reverse_source=True)
     torch.manual_seed(0)
     model = build_model(cfg, tokenizers.src.vocab_size, tokenizers.tgt.vocab_size, tokenizers.joint).eval()
     assert model.reverse_source
@@ -99,9 +99,9 @@ def test_reversed_rnn_exports_and_translates_identically(tokenizers, tmp_path):
 
 def test_trained_reversed_rnn_best_model_translates_like_the_trainer(fresh_run_dir, toy_corpus):
     """Through the real loop: train reads batches reversed, validation and the exported best/ too."""
-    settings = ["model.type=rnn", "model.embedding_dim=16", "model.rnn_hidden=16", "model.reverse_source=true",
-                "model.word_dropout=0.1", "train.max_steps=2", "train.valid_every=2", "data.valid_size=4"]
-    trainer = Trainer(tiny_config(toy_corpus, *settings), fresh_run_dir)
+    settings = ["model.reverse_source=true", "model.word_dropout=0.1", "train.limits.max_steps=2",
+                "train.validation.every=2", "train.validation.size=4"]
+    trainer = Trainer(tiny_config(toy_corpus, *settings, family="rnn"), fresh_run_dir)
     trainer.run()
     model, tokenizers, decode_cfg = load_model(fresh_run_dir / "best")
     assert isinstance(model, RNNModel) and model.reverse_source
@@ -279,7 +279,7 @@ def test_init_orthogonal_recurrence_and_forget_bias_one(init):
 
 
 def tiny_rnn_cfg(**changes):
-    return ModelConfig(type="rnn", embedding_dim=8, rnn_hidden=12, **changes)
+    return RNNConfig(embedding_dim=8, hidden=12, **changes)
 
 
 def test_three_way_tying_and_the_projection_to_embedding_size():
@@ -336,10 +336,10 @@ def test_bf16_autocast_training_step_runs():
     ("model.type=gru", "model.type"),
     ("model.attention=bilinear", "model.attention"),
     ("model.init=kaiming", "model.init"),
-    ("model.rnn_hidden=15", "model.rnn_hidden"),
+    ("model.hidden=15", "model.hidden"),
     ("model.word_dropout=1.0", "model.word_dropout"),
     ("model.emb_dropout=-0.1", "model.emb_dropout"),
-    ("model.rnn_decoder_layers=0", "rnn layers"),
+    ("model.decoder_layers=0", "model.decoder_layers"),
 ])
 def test_impossible_rnn_settings_are_rejected(override, key):
     with pytest.raises(NmtError) as e:
@@ -350,4 +350,4 @@ def test_impossible_rnn_settings_are_rejected(override, key):
 def test_bilstm_recipe_loads():
     cfg = load_config(Path(__file__).parents[1] / "configs" / "multi30k_de_en_bilstm.yaml")
     assert cfg.model.type == "rnn" and cfg.model.attention == "additive" and cfg.model.input_feeding
-    assert cfg.tokenizer.joint and cfg.train.precision == "bf16"
+    assert cfg.tokenizer.joint and cfg.train.compute.precision == "bf16"

@@ -12,8 +12,8 @@ from nmt.models.rnn import RNNModel
 from nmt.tokenize.base import BOS_ID, EOS_ID, PAD_ID
 from nmt.train.loop import Trainer
 from nmt.train.losses import label_smoothed_cross_entropy
-from nmt.train.scheduled_sampling import ScheduledSampling, model_choice, per_step_scores, two_pass_scores
-from nmt.train.schedules import gold_probability
+from nmt.train.scheduled_sampling import (ExponentialConfig, InverseSigmoidConfig, LinearConfig, ScheduledSampling,
+                                          model_choice, per_step_scores, two_pass_scores)
 
 # --- the schedules (Bengio et al. 2015, section 2.4) ----------------------------------------------
 
@@ -21,28 +21,29 @@ from nmt.train.schedules import gold_probability
 def test_linear_schedule_matches_the_formula_and_its_floor():
     k, c, floor = 1.0, 1e-3, 0.1
     for i, expected in {0: 1.0, 1: 0.999, 100: 0.9, 500: 0.5, 900: 0.1, 5000: 0.1}.items():
-        assert gold_probability(i, "linear", k, c, floor) == pytest.approx(expected, abs=1e-12)
-    assert gold_probability(300, "linear", 0.8, 1e-3, 0.0) == pytest.approx(0.5)
+        assert LinearConfig(k=k, c=c, min_gold=floor).p_gold(i) == pytest.approx(expected, abs=1e-12)
+    assert LinearConfig(k=0.8, c=1e-3).p_gold(300) == pytest.approx(0.5)
 
 
 def test_exponential_schedule_matches_the_formula():
     k = 0.99
     for i in (0, 1, 10, 250, 10_000):
-        assert gold_probability(i, "exponential", k) == pytest.approx(math.exp(i * math.log(k)), rel=1e-9)
+        assert ExponentialConfig(k=k).p_gold(i) == pytest.approx(math.exp(i * math.log(k)), rel=1e-9)
 
 
 def test_inverse_sigmoid_schedule_matches_the_formula():
     for k in (1.0, 10.0, 2000.0):
         for i in (0, 1, 7, 100, 600, 10_000):
             expected = k / (k + math.exp(i / k)) if i / k < 700 else 0.0  # e^(i/k) beyond a float
-            assert gold_probability(i, "inverse_sigmoid", k) == pytest.approx(expected, rel=1e-9)
-        assert gold_probability(k * math.log(k), "inverse_sigmoid", k) == pytest.approx(0.5)
-    assert 0.0 <= gold_probability(10**9, "inverse_sigmoid", 10.0) < 1e-12  # no overflow far out
+            assert InverseSigmoidConfig(k=k).p_gold(i) == pytest.approx(expected, rel=1e-9)
+        assert InverseSigmoidConfig(k=k).p_gold(k * math.log(k)) == pytest.approx(0.5)
+    assert 0.0 <= InverseSigmoidConfig(k=10.0).p_gold(10**9) < 1e-12  # no overflow far out
 
 
-@pytest.mark.parametrize("schedule, k", [("linear", 1.0), ("exponential", 0.999), ("inverse_sigmoid", 50.0)])
-def test_schedules_are_probabilities_that_never_increase(schedule, k):
-    values = [gold_probability(i, schedule, k, 1e-3, 0.05) for i in range(0, 5000, 7)]
+@pytest.mark.parametrize("schedule", [LinearConfig(k=1.0, c=1e-3, min_gold=0.05), ExponentialConfig(k=0.999),
+                                      InverseSigmoidConfig(k=50.0)])
+def test_schedules_are_probabilities_that_never_increase(schedule):
+    values = [schedule.p_gold(i) for i in range(0, 5000, 7)]
     assert all(0.0 <= v <= 1.0 for v in values)
     assert all(a >= b for a, b in zip(values, values[1:]))
 
@@ -182,12 +183,10 @@ def test_sampled_tokens_follow_the_model_distribution_without_pad_or_bos():
 
 @pytest.mark.parametrize("family", ["transformer", "rnn"])
 def test_trainer_with_scheduled_sampling_trains_and_logs_p_gold(fresh_run_dir, toy_corpus, family):
-    settings = ["train.max_steps=3", "train.log_every=1", "data.valid_size=4",
+    settings = ["train.limits.max_steps=3", "train.log_every=1", "train.validation.size=4",
                 "train.scheduled_sampling.enabled=true", "train.scheduled_sampling.schedule=exponential",
                 "train.scheduled_sampling.k=0.5"]
-    if family == "rnn":
-        settings += ["model.type=rnn", "model.embedding_dim=16", "model.rnn_hidden=16"]
-    trainer = Trainer(tiny_config(toy_corpus, *settings), fresh_run_dir)
+    trainer = Trainer(tiny_config(toy_corpus, *settings, family=family), fresh_run_dir)
     assert trainer.scheduled_sampling.mode == {"transformer": "two_pass", "rnn": "per_step"}[family]
     trainer.run()
     events = [json.loads(line) for line in (fresh_run_dir / "metrics.jsonl").read_text().splitlines()]

@@ -15,8 +15,7 @@ from nmt.export import load_model
 from nmt.tokenize.base import BOS_ID, EOS_ID, PAD_ID
 from nmt.train.loop import Trainer
 from nmt.train.losses import label_smoothed_cross_entropy
-from nmt.train.optimizers import build_optimizer
-from nmt.train.schedules import InverseSqrt, PlateauDecay, build_lr_schedule, inverse_sqrt
+from nmt.train.schedules import InverseSqrt, PlateauDecay, inverse_sqrt
 from nmt.train.stopping import EarlyStopping
 
 # --- loss ----------------------------------------------------------------------------------------
@@ -80,16 +79,17 @@ def test_inverse_sqrt_schedule():
 
 @pytest.mark.parametrize("settings, kind, expected", [
     ([], torch.optim.Adam, {"lr": 5e-4, "betas": (0.9, 0.98), "eps": 1e-9, "weight_decay": 0.0}),
-    (["train.optimizer=sgd", "train.lr=0.1"], torch.optim.SGD,
+    (["train.optimizer.type=sgd", "train.optimizer.lr=0.1"], torch.optim.SGD,
      {"lr": 0.1, "momentum": 0.9, "weight_decay": 0.0, "nesterov": False}),
-    (["train.optimizer=sgd", "train.lr=1.0", "train.momentum=0", "train.weight_decay=1e-5"], torch.optim.SGD,
+    (["train.optimizer.type=sgd", "train.optimizer.lr=1.0", "train.optimizer.momentum=0",
+      "train.optimizer.weight_decay=1e-5"], torch.optim.SGD,
      {"lr": 1.0, "momentum": 0.0, "weight_decay": 1e-5}),
-    (["train.optimizer=adadelta", "train.lr=1.0"], torch.optim.Adadelta,
+    (["train.optimizer.type=adadelta", "train.optimizer.lr=1.0"], torch.optim.Adadelta,
      {"lr": 1.0, "rho": 0.95, "eps": 1e-6, "weight_decay": 0.0}),
 ])
 def test_each_optimizer_name_builds_that_torch_optimizer_with_its_hyperparameters(settings, kind, expected):
     params = [torch.nn.Parameter(torch.ones(3))]
-    optimizer = build_optimizer(params, load_config(None, settings).train)
+    optimizer = load_config(None, settings).train.optimizer.build(params)
     assert type(optimizer) is kind
     group = optimizer.param_groups[0]
     assert group["params"] == params
@@ -131,12 +131,12 @@ def test_plateau_decay_state_round_trips():
 
 
 def test_lr_schedule_names_build_their_schedule():
-    default = build_lr_schedule(load_config().train)
+    default = load_config().train.lr_schedule.build(peak_lr=5e-4)
     assert isinstance(default, InverseSqrt)
     assert [default.rate(s) for s in (1, 4000, 16000)] == [inverse_sqrt(s, 5e-4, 4000) for s in (1, 4000, 16000)]
-    plateau = build_lr_schedule(load_config(None, ["train.lr_schedule=plateau", "train.warmup_steps=0",
-                                                   "train.decay_factor=0.7", "train.decay_patience=3",
-                                                   "train.min_lr=1e-5"]).train)
+    plateau = load_config(None, ["train.lr_schedule.type=plateau", "train.lr_schedule.factor=0.7",
+                                 "train.lr_schedule.patience=3", "train.lr_schedule.min_lr=1e-5"]).train.lr_schedule
+    plateau = plateau.build(peak_lr=5e-4)
     assert isinstance(plateau, PlateauDecay)
     assert (plateau.lr, plateau.factor, plateau.patience, plateau.min_lr) == (5e-4, 0.7, 3, 1e-5)
 
@@ -247,7 +247,7 @@ K = 3  # steps per half in the resume test
 
 
 def _cfg(toy_corpus, *extra):
-    return tiny_config(toy_corpus, f"train.valid_every={K}", *extra)
+    return tiny_config(toy_corpus, f"train.validation.every={K}", *extra)
 
 
 def _weights(model):
@@ -264,17 +264,17 @@ def resume_runs(toy_corpus, run_dir, tmp_path_factory):
     shutil.copytree(run_dir, straight_dir)
     shutil.copytree(run_dir, split_dir)
 
-    straight = Trainer(_cfg(toy_corpus, f"train.max_steps={2 * K}"), straight_dir)
+    straight = Trainer(_cfg(toy_corpus, f"train.limits.max_steps={2 * K}"), straight_dir)
     straight.run()
 
-    first = Trainer(_cfg(toy_corpus, f"train.max_steps={K}"), split_dir)
+    first = Trainer(_cfg(toy_corpus, f"train.limits.max_steps={K}"), split_dir)
     first.run()
     first_weights = _weights(first.model)
     exported = load_model(split_dir / "best")  # best/ after the only validation: the step-K model
     first_translations = _translations(first.model, first.tokenizers, first.cfg, first.valid_src)
     exported_translations = _translations(exported[0], exported[1], first.cfg, first.valid_src)
 
-    second = Trainer(_cfg(toy_corpus, f"train.max_steps={2 * K}"), split_dir)
+    second = Trainer(_cfg(toy_corpus, f"train.limits.max_steps={2 * K}"), split_dir)
     second.resume()
     assert second.step == K
     second.run()
@@ -306,17 +306,17 @@ def test_resume_is_exact_with_sgd_plateau_decay_and_scheduled_sampling(toy_corpu
     import shutil
 
     # validating every step, the tiny model's BLEU stays 0: from the second validation on, each one halves the lr
-    settings = ["train.valid_every=1", "data.valid_size=4", "train.optimizer=sgd", "train.lr=0.5",
-                "train.warmup_steps=0", "train.lr_schedule=plateau", "train.decay_patience=1",
+    settings = ["train.validation.every=1", "train.validation.size=4", "train.optimizer.type=sgd",
+                "train.optimizer.lr=0.5", "train.lr_schedule.type=plateau", "train.lr_schedule.patience=1",
                 "train.scheduled_sampling.enabled=true", "train.scheduled_sampling.schedule=linear",
                 "train.scheduled_sampling.k=0.8", "train.scheduled_sampling.c=0.05"]
     dirs = {name: tmp_path / name for name in ("straight", "split")}
     for d in dirs.values():
         shutil.copytree(run_dir, d)
-    straight = Trainer(tiny_config(toy_corpus, *settings, "train.max_steps=4"), dirs["straight"])
+    straight = Trainer(tiny_config(toy_corpus, *settings, "train.limits.max_steps=4"), dirs["straight"])
     straight.run()
-    Trainer(tiny_config(toy_corpus, *settings, "train.max_steps=2"), dirs["split"]).run()
-    second = Trainer(tiny_config(toy_corpus, *settings, "train.max_steps=4"), dirs["split"])
+    Trainer(tiny_config(toy_corpus, *settings, "train.limits.max_steps=2"), dirs["split"]).run()
+    second = Trainer(tiny_config(toy_corpus, *settings, "train.limits.max_steps=4"), dirs["split"])
     second.resume()
     second.run()
     assert isinstance(second.optimizer, torch.optim.SGD) and second.scheduled_sampling.pick == "sample"
@@ -329,9 +329,9 @@ def test_resume_is_exact_with_sgd_plateau_decay_and_scheduled_sampling(toy_corpu
 
 
 def test_resume_with_another_optimizer_is_refused(toy_corpus, fresh_run_dir):
-    Trainer(tiny_config(toy_corpus, "train.max_steps=1", "data.valid_size=2"), fresh_run_dir).run()
-    other = Trainer(tiny_config(toy_corpus, "train.max_steps=2", "train.optimizer=sgd"), fresh_run_dir)
-    with pytest.raises(NmtError, match="train.optimizer adam, not sgd"):
+    Trainer(tiny_config(toy_corpus, "train.limits.max_steps=1", "train.validation.size=2"), fresh_run_dir).run()
+    other = Trainer(tiny_config(toy_corpus, "train.limits.max_steps=2", "train.optimizer.type=sgd"), fresh_run_dir)
+    with pytest.raises(NmtError, match="train.optimizer.type adam, not sgd"):
         other.resume()
 
 
@@ -350,7 +350,7 @@ def test_exported_best_translates_like_the_in_memory_model(resume_runs):
 
 def test_training_reduces_the_loss(fresh_run_dir, toy_corpus):
     """A few dozen steps of a tiny model on the toy language: the per-token loss goes down."""
-    trainer = Trainer(tiny_config(toy_corpus, "train.max_steps=40", "train.valid_every=1000",
+    trainer = Trainer(tiny_config(toy_corpus, "train.limits.max_steps=40", "train.validation.every=1000",
                                   "model.dropout=0.0", "train.label_smoothing=0.0"), fresh_run_dir)
     batch_ids = trainer.sampler.batches_of_epoch(0)[0]
     batch = make_batch(trainer.train_src, trainer.train_tgt, batch_ids)
@@ -372,7 +372,7 @@ def test_training_reduces_the_loss(fresh_run_dir, toy_corpus):
 
 def test_max_epochs_trains_exactly_that_many_epochs(fresh_run_dir, toy_corpus):
     """max_epochs=1 must stop after the last batch of epoch 0, not draw a batch of epoch 1."""
-    trainer = Trainer(tiny_config(toy_corpus, "train.max_epochs=1", "train.batch_tokens=2000"), fresh_run_dir)
+    trainer = Trainer(tiny_config(toy_corpus, "train.limits.max_epochs=1", "train.batch_tokens=2000"), fresh_run_dir)
     n_batches = len(trainer.sampler.batches_of_epoch(0))
     trainer.run()
     assert trainer.step == n_batches
@@ -380,7 +380,7 @@ def test_max_epochs_trains_exactly_that_many_epochs(fresh_run_dir, toy_corpus):
 
 def test_out_of_gpu_memory_retries_the_same_update_in_parts(fresh_run_dir, toy_corpus, capsys):
     """A batch that does not fit is split until it does; the update equals the unsplit one."""
-    settings = ("model.dropout=0.0", "train.max_steps=1")
+    settings = ("model.dropout=0.0", "train.limits.max_steps=1")
     plain, split = (Trainer(tiny_config(toy_corpus, *settings), fresh_run_dir) for _ in range(2))
     split.model.load_state_dict(plain.model.state_dict())
     batch = make_batch(plain.train_src, plain.train_tgt, list(range(12)))

@@ -33,6 +33,9 @@ def word_dropout(tokens, p, training):
     return tokens.masked_fill(drop, UNK_ID)
 
 
+ATTENTION_KINDS = ("additive", "dot", "general")  # `model.attention` of the rnn family
+
+
 class Attention(nn.Module):
     """score(q, k): additive v^T tanh(W_q q + W_k k) | dot q . k | general q^T W_a k."""
 
@@ -45,7 +48,7 @@ class Attention(nn.Module):
             self.v = nn.Linear(hidden, 1, bias=False)
         elif kind == "general":
             self.key_proj = nn.Linear(hidden, hidden, bias=False)
-        elif kind != "dot":
+        elif kind not in ATTENTION_KINDS:
             raise ValueError(f"unknown attention {kind!r}")
 
     def keys(self, memory):
@@ -191,15 +194,11 @@ class RNNModel(Seq2Seq):
 #   b_ih's forget slice is 1 and b_hh's 0, so their sum is 1; every other bias starts at 0;
 # - every non-recurrent matrix (embeddings, input-to-hidden per gate block, linear layers):
 #   xavier (Glorot & Bengio 2010, default) | uniform in +-0.1 (Sutskever et al. 2014) | normal, std 0.01.
-def _feed_forward_init(weight, scheme):
-    if scheme == "xavier":
-        nn.init.xavier_uniform_(weight)
-    elif scheme == "uniform":
-        nn.init.uniform_(weight, -0.1, 0.1)
-    elif scheme == "normal":
-        nn.init.normal_(weight, 0.0, 0.01)
-    else:
-        raise ValueError(f"unknown init {scheme!r}")
+INIT_SCHEMES = {  # `model.init` of the rnn family: how every non-recurrent matrix starts
+    "xavier": nn.init.xavier_uniform_,
+    "uniform": lambda weight: nn.init.uniform_(weight, -0.1, 0.1),
+    "normal": lambda weight: nn.init.normal_(weight, 0.0, 0.01),
+}
 
 
 def _init_lstm(module, scheme):
@@ -211,7 +210,7 @@ def _init_lstm(module, scheme):
                 nn.init.orthogonal_(block)
         elif name.startswith("weight_ih"):
             for block in blocks:
-                _feed_forward_init(block, scheme)
+                INIT_SCHEMES[scheme](block)
         else:
             nn.init.zeros_(param)
             if name.startswith("bias_ih"):
@@ -224,9 +223,9 @@ def init_weights(model, scheme="xavier"):
         if isinstance(module, (nn.LSTM, nn.LSTMCell)):
             _init_lstm(module, scheme)
         elif isinstance(module, nn.Linear):
-            _feed_forward_init(module.weight, scheme)
+            INIT_SCHEMES[scheme](module.weight)
             if module.bias is not None:
                 nn.init.zeros_(module.bias)
         elif isinstance(module, nn.Embedding):
-            _feed_forward_init(module.weight, scheme)
+            INIT_SCHEMES[scheme](module.weight)
             module.weight[PAD_ID].zero_()

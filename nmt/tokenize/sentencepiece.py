@@ -9,6 +9,9 @@ from nmt.errors import NmtError
 from nmt.tokenize.base import BOS_ID, EOS_ID, PAD_ID, UNK_ID, Tokenizer
 
 
+MODEL_TYPES = ("bpe", "unigram", "char", "word")  # `tokenizer.type`: sentencepiece's model types
+
+
 class SentencePieceTokenizer(Tokenizer):
     def __init__(self, model_proto: bytes):
         self.proto = model_proto

@@ -16,7 +16,7 @@ import time
 import torch
 
 from nmt import atomic
-from nmt.config import ModelConfig, dump_yaml, from_dict, to_dict
+from nmt.config import FORMAT, ExperimentConfig, dump_yaml, to_dict, upgrade, validate
 from nmt.data import dataset
 from nmt.data.batching import TokenBatchSampler, make_batch
 from nmt.data.corpus import read_lines
@@ -31,9 +31,7 @@ from nmt.tokenize import load_tokenizers
 from nmt.train.checkpoint import load_checkpoint, save_checkpoint
 from nmt.train.losses import label_smoothed_cross_entropy
 from nmt.train.reporting import Reporter, say
-from nmt.train.optimizers import build_optimizer
 from nmt.train.scheduled_sampling import ScheduledSampling
-from nmt.train.schedules import build_lr_schedule
 from nmt.train.stopping import EarlyStopping
 
 
@@ -54,23 +52,23 @@ class Trainer:
         self.started = time.monotonic()
         self.cfg, self.run_dir = cfg, RunDir(run_dir)
         torch.manual_seed(cfg.train.seed)
-        torch.set_num_threads(cfg.train.threads or os.cpu_count() or 1)
-        self.device = pick_device(cfg.train.device)
+        torch.set_num_threads(cfg.train.compute.threads or os.cpu_count() or 1)
+        self.device = pick_device(cfg.train.compute.device)
         self.manifest = dataset.verify_manifest(self.run_dir.root)
         self.tokenizers = load_tokenizers(self.run_dir.tokenizer)
         self.train_src, self.train_tgt = dataset.load_split(self.run_dir.data, "train")
-        size = cfg.data.valid_size or None
+        size = cfg.train.validation.size or None
         self.valid_src = read_lines(self.run_dir.valid_text("src"))[:size]
         self.valid_ref = read_lines(self.run_dir.valid_text("ref"))[:size]
         self.model = build_model(cfg.model, self.tokenizers.src.vocab_size, self.tokenizers.tgt.vocab_size,
                                  self.tokenizers.joint).to(self.device)
         t = cfg.train
-        self.optimizer = build_optimizer(self.model.parameters(), t)
-        self.lr_schedule = build_lr_schedule(t)
+        self.optimizer = t.optimizer.build(self.model.parameters())
+        self.lr_schedule = t.lr_schedule.build(peak_lr=t.optimizer.lr)
         self.scheduled_sampling = (ScheduledSampling.from_config(t.scheduled_sampling, cfg.model.type)
                                    if t.scheduled_sampling.enabled else None)
         self.sampler = TokenBatchSampler(self.train_src.lengths, self.train_tgt.lengths, t.batch_tokens, t.seed)
-        self.stopping = EarlyStopping(t.patience)
+        self.stopping = EarlyStopping(t.validation.patience)
         self.step, self.elapsed_before = 0, 0.0
         for path in (self.run_dir.checkpoint, self.run_dir.best):  # what a killed run left mid-save
             atomic.recover(path)
@@ -84,15 +82,15 @@ class Trainer:
                 "sampler": self.sampler.state(), "stopping": self.stopping.state_dict(),
                 "lr_schedule": self.lr_schedule.state_dict(),
                 "step": self.step, "elapsed": self.elapsed, "rng": torch.get_rng_state(),
-                "config": to_dict(self.cfg),
+                "config": to_dict(self.cfg), "config_format": FORMAT,
                 "vocab": [self.tokenizers.src.vocab_size, self.tokenizers.tgt.vocab_size]}
 
     def resume(self):
         path = self.run_dir.checkpoint
         state = load_checkpoint(path)
         try:
-            saved_vocab, saved_model = list(state["vocab"]), from_dict(state["config"]["model"], ModelConfig, "model.")
-            saved_optimizer = state["config"].get("train", {}).get("optimizer", "adam")  # older runs: adam
+            saved_vocab, saved = list(state["vocab"]), state["config"]
+            saved = validate(saved if state.get("config_format") == FORMAT else upgrade(saved), ExperimentConfig)
         except KeyError as e:
             raise NmtError(f"{path}: not a checkpoint written by `nmt train` (no {e} entry)") from None
         except (TypeError, ValueError, AttributeError, NmtError) as e:
@@ -101,12 +99,12 @@ class Trainer:
         if saved_vocab != vocab:
             raise NmtError(f"{path}: trained with vocabulary sizes {saved_vocab}, "
                            f"but the run's tokenizer has {vocab}")
-        if saved_model != self.cfg.model:
+        if saved.model != self.cfg.model:
             raise NmtError(f"{path}: the model section of the config differs from the "
                            "checkpoint's; resume with the run's own config.yaml")
-        if saved_optimizer != self.cfg.train.optimizer:
-            raise NmtError(f"{path}: trained with train.optimizer {saved_optimizer}, not "
-                           f"{self.cfg.train.optimizer}; resume with the run's own config.yaml")
+        if saved.train.optimizer.type != self.cfg.train.optimizer.type:
+            raise NmtError(f"{path}: trained with train.optimizer.type {saved.train.optimizer.type}, not "
+                           f"{self.cfg.train.optimizer.type}; resume with the run's own config.yaml")
         try:
             self.model.load_state_dict(state["model"])
             self.optimizer.load_state_dict(state["optimizer"])
@@ -121,13 +119,15 @@ class Trainer:
 
     def limit_reached(self):
         t = self.cfg.train
-        return ((t.max_steps and self.step >= t.max_steps) or (t.max_epochs and self.sampler.epoch >= t.max_epochs)
-                or (t.max_time and self.elapsed >= t.max_time) or self.stopping.should_stop)
+        limits = self.cfg.train.limits
+        return ((limits.max_steps and self.step >= limits.max_steps)
+                or (limits.max_epochs and self.sampler.epoch >= limits.max_epochs)
+                or (limits.max_time and self.elapsed >= limits.max_time) or self.stopping.should_stop)
 
     def run(self):
         t = self.cfg.train
         atomic.write_text(self.run_dir.config, dump_yaml(self.cfg))  # only now: a refused resume keeps the old one
-        reporter = Reporter(self.run_dir.metrics, self.run_dir.tensorboard, t.max_steps or None, self.step)
+        reporter = Reporter(self.run_dir.metrics, self.run_dir.tensorboard, t.limits.max_steps or None, self.step)
         window = {"loss": 0.0, "tokens": 0, "time": 0.0}
         validated_at = self.step if self.step else None
         try:
@@ -144,7 +144,7 @@ class Trainer:
                               tok_s=f"{batch.n_tgt_tokens / seconds:.0f}")
                 if self.step % t.log_every == 0:
                     self.log_training(reporter, window)
-                if self.step % t.valid_every == 0:
+                if self.step % t.validation.every == 0:
                     self.validate_and_save(reporter)
                     validated_at = self.step
             if validated_at != self.step:
@@ -185,7 +185,8 @@ class Trainer:
 
     def forward_backward(self, batch, normaliser):
         """Add the gradients of `batch`'s loss / `normaliser` (the tokens of the whole update); returns its loss."""
-        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.cfg.train.precision == "bf16"):
+        bf16 = self.cfg.train.compute.precision == "bf16"
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=bf16):
             if self.scheduled_sampling is None:
                 logits = self.model(batch.src, batch.tgt_in)
             else:  # logits or float32 log-probabilities: the loss below is the same on either
@@ -209,7 +210,7 @@ class Trainer:
     def validate_and_save(self, reporter):
         tick = time.monotonic()
         translator = Translator.from_config(self.model, self.tokenizers, self.device, self.cfg.decode,
-                                            beam=self.cfg.decode.valid_beam, n_best=1)
+                                            beam=self.cfg.train.validation.beam, n_best=1)
         hypotheses = translator.translate(self.valid_src)
         scores = score_corpus(hypotheses, self.valid_ref, ("bleu", "chrf"))
         bleu = scores["bleu"]["score"]

@@ -1,23 +1,51 @@
-"""`train.optimizer` -> torch optimizer: the optimizers of the NMT literature, one line each.
+"""`train.optimizer`: the optimizers of the NMT literature, each a config section that builds itself.
 
-The learning rate set here is only the initial one: the trainer sets it before every update
-from the LR schedule. Gradient-norm clipping (`train.clip_norm`) applies to all of them.
+The learning rate set here is the peak one: the trainer sets the rate before every update from
+`train.lr_schedule`. Gradient-norm clipping (`train.clip_norm`) applies to all of them.
+A new optimizer is one class here, added to `OptimizerConfig`.
 """
+import typing
+
 import torch
+from pydantic import Field
 
-OPTIMIZERS = {
-    # Vaswani et al. 2017
-    "adam": lambda params, cfg: torch.optim.Adam(params, lr=cfg.lr, betas=cfg.adam_betas, eps=cfg.adam_eps,
-                                                 weight_decay=cfg.weight_decay),
-    # SGD with momentum (Ma & Hovy 2016); plain SGD (Sutskever et al. 2014; Luong et al. 2015) is momentum 0
-    "sgd": lambda params, cfg: torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum,
-                                               weight_decay=cfg.weight_decay),
-    # Bahdanau et al. 2014: rho 0.95, eps 1e-6; Adadelta's lr scales its own step, so ~1.0
-    "adadelta": lambda params, cfg: torch.optim.Adadelta(params, lr=cfg.lr, rho=cfg.adadelta_rho,
-                                                         eps=cfg.adadelta_eps, weight_decay=cfg.weight_decay),
-}
+from nmt.schema import Float, FloatPair, Probability, Section, one_of
 
 
-def build_optimizer(params, cfg):
-    """The optimizer named by `cfg.optimizer` (a TrainConfig) over `params`."""
-    return OPTIMIZERS[cfg.optimizer](params, cfg)
+class CommonOptimizerConfig(Section):
+    type: str = Field(description="adam | sgd | adadelta")
+    lr: Float = Field(5e-4, gt=0, description="peak learning rate (end of warmup); adadelta expects ~1.0")
+    weight_decay: Float = Field(0.0, ge=0, description="L2 penalty added to the gradient")
+
+
+class AdamConfig(CommonOptimizerConfig):
+    """Vaswani et al. 2017."""
+    type: typing.Literal["adam"] = Field("adam", description="Kingma & Ba 2015")
+    betas: FloatPair = Field((0.9, 0.98), description="decay of the first and second moment averages")
+    eps: Float = Field(1e-9, gt=0, description="added to the denominator")
+
+    def build(self, params):
+        return torch.optim.Adam(params, lr=self.lr, betas=self.betas, eps=self.eps, weight_decay=self.weight_decay)
+
+
+class SGDConfig(CommonOptimizerConfig):
+    """SGD with momentum (Ma & Hovy 2016); plain SGD (Sutskever et al. 2014; Luong et al. 2015) is momentum 0."""
+    type: typing.Literal["sgd"] = Field("sgd", description="stochastic gradient descent")
+    momentum: Probability = Field(0.9, description="heavy-ball momentum")
+
+    def build(self, params):
+        return torch.optim.SGD(params, lr=self.lr, momentum=self.momentum, weight_decay=self.weight_decay)
+
+
+class AdadeltaConfig(CommonOptimizerConfig):
+    """Bahdanau et al. 2014: rho 0.95, eps 1e-6; Adadelta's lr scales its own step, so ~1.0."""
+    type: typing.Literal["adadelta"] = Field("adadelta", description="Zeiler 2012")
+    rho: Float = Field(0.95, gt=0, lt=1, description="decay of the running averages")
+    eps: Float = Field(1e-6, gt=0, description="added inside the square roots")
+
+    def build(self, params):
+        return torch.optim.Adadelta(params, lr=self.lr, rho=self.rho, eps=self.eps, weight_decay=self.weight_decay)
+
+
+OptimizerConfig = one_of(AdamConfig, SGDConfig, AdadeltaConfig)
+

@@ -10,15 +10,19 @@ two_pass (Mihaylova & Martins 2019): a teacher-forced pass without gradient pred
     for it (made at position t-1); a second pass on this mix, with gradient, gives the scores. It keeps
     the Transformer's parallel pass, where per_step would run T incremental steps.
 
-p_gold comes from `nmt.train.schedules.gold_probability` at the update step. Input position 0 (BOS)
+p_gold comes from the `train.scheduled_sampling.schedule` at the update step. Input position 0 (BOS)
 and target padding are always gold. Predictions are detached: no gradient flows through the choice.
 Every random draw (gold or not; samples) comes from the global CPU generator, whose state the
 checkpoint keeps, so a resumed run draws what an uninterrupted one would have.
 """
-import torch
+import typing
 
+import torch
+from pydantic import Field
+
+from nmt.schema import Float, Section, one_of
 from nmt.tokenize.base import BOS_ID, PAD_ID
-from nmt.train.schedules import gold_probability
+from nmt.train.schedules import exponential_gold, inverse_sigmoid_gold, linear_gold
 
 NEVER_FED = (PAD_ID, BOS_ID)  # as in decoding, where the model never emits these
 
@@ -82,22 +86,58 @@ def resolve_mode(mode, model_type):
 class ScheduledSampling:
     """Scores of a batch under scheduled sampling at a given update step (see the module docstring)."""
 
-    def __init__(self, schedule, k, c=0.0, min_gold=0.0, mode="per_step", pick="sample"):
+    def __init__(self, p_gold, mode="per_step", pick="sample"):
         if mode not in MODES:
             raise ValueError(f"unknown scheduled-sampling mode {mode!r}")
-        self.schedule, self.k, self.c, self.min_gold = schedule, k, c, min_gold
-        self.mode, self.pick = mode, pick
-
-    def p_gold(self, step):
-        """Probability of feeding the gold token at update `step`."""
-        return gold_probability(step, self.schedule, self.k, self.c, self.min_gold)
+        self.p_gold, self.mode, self.pick = p_gold, mode, pick  # p_gold(step): probability of the gold token
 
     @classmethod
     def from_config(cls, cfg, model_type):
         """From `train.scheduled_sampling`, with `auto` resolved for `model.type`."""
-        return cls(cfg.schedule, cfg.k, cfg.c, cfg.min_gold, resolve_mode(cfg.mode, model_type), cfg.pick)
+        return cls(cfg.p_gold, resolve_mode(cfg.mode, model_type), cfg.pick)
 
     def scores(self, model, src, tgt_in, step):
         """(B, T, V) logits (two_pass) or log-probabilities (per_step): cross-entropy applies log_softmax,
         which leaves log-probabilities unchanged, so the loss is the same on either."""
         return MODES[self.mode](model, src, tgt_in, self.p_gold(step), self.pick)
+
+
+# --- `train.scheduled_sampling`: one section per gold-probability schedule (formulas in schedules.py) --
+
+class CommonScheduledSamplingConfig(Section):
+    schedule: str = Field(description="inverse_sigmoid | linear | exponential: p_gold against the update step i")
+    enabled: bool = Field(False, description="feed the decoder its own predictions (Bengio et al. 2015)")
+    mode: typing.Literal["auto", "per_step", "two_pass"] = Field(
+        "auto", description="per_step | two_pass (Mihaylova & Martins 2019) | auto: per_step for rnn, "
+                            "two_pass for transformer")
+    pick: typing.Literal["sample", "argmax"] = Field(
+        "sample", description="a fed prediction is sampled from the model's distribution, or its argmax")
+
+
+class InverseSigmoidConfig(CommonScheduledSamplingConfig):
+    schedule: typing.Literal["inverse_sigmoid"] = Field("inverse_sigmoid", description="Bengio et al. 2015")
+    k: Float = Field(2000.0, ge=1, description="p_gold = k / (k + exp(i / k)); 1/2 at i = k ln k")
+
+    def p_gold(self, step):
+        return inverse_sigmoid_gold(step, self.k)
+
+
+class LinearConfig(CommonScheduledSamplingConfig):
+    schedule: typing.Literal["linear"] = Field("linear", description="p_gold = max(min_gold, k - c * i)")
+    k: Float = Field(1.0, gt=0, le=1, description="the intercept")
+    c: Float = Field(1e-4, ge=0, description="the slope")
+    min_gold: Float = Field(0.0, ge=0, le=1, description="the floor")
+
+    def p_gold(self, step):
+        return linear_gold(step, self.k, self.c, self.min_gold)
+
+
+class ExponentialConfig(CommonScheduledSamplingConfig):
+    schedule: typing.Literal["exponential"] = Field("exponential", description="p_gold = k ** i")
+    k: Float = Field(0.9999, gt=0, lt=1, description="the decay per update")
+
+    def p_gold(self, step):
+        return exponential_gold(step, self.k)
+
+
+ScheduledSamplingConfig = one_of(InverseSigmoidConfig, LinearConfig, ExponentialConfig, key="schedule")

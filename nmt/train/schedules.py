@@ -1,9 +1,15 @@
 """Schedules of training: the learning rate and the scheduled-sampling gold probability.
 
 Pure functions of the update step (1-based), except `PlateauDecay`, which follows dev BLEU
-and keeps its state in the checkpoint.
+and keeps its state in the checkpoint. `train.lr_schedule` is one of the config sections below;
+a new schedule is one class, added to `LRScheduleConfig`.
 """
 import math
+import typing
+
+from pydantic import Field
+
+from nmt.schema import Float, Section, one_of
 
 # --- learning rate ---------------------------------------------------------------------------------
 
@@ -72,11 +78,26 @@ class PlateauDecay:
         self.bad_validations = int(state["bad_validations"])
 
 
-def build_lr_schedule(cfg):
-    """`train.lr_schedule` -> schedule object; the one place a TrainConfig becomes its arguments."""
-    if cfg.lr_schedule == "plateau":
-        return PlateauDecay(cfg.lr, cfg.decay_factor, cfg.decay_patience, cfg.min_lr, cfg.warmup_steps)
-    return InverseSqrt(cfg.lr, cfg.warmup_steps)
+class InverseSqrtConfig(Section):
+    type: typing.Literal["inverse_sqrt"] = Field("inverse_sqrt", description="inverse_sqrt | plateau")
+    warmup_steps: int = Field(4000, ge=0, description="linear warmup to the peak lr; 0 = none (then constant)")
+
+    def build(self, peak_lr):
+        return InverseSqrt(peak_lr, self.warmup_steps)
+
+
+class PlateauConfig(Section):
+    type: typing.Literal["plateau"] = Field("plateau", description="decay on a dev-BLEU plateau")
+    warmup_steps: int = Field(0, ge=0, description="linear warmup to the peak lr; 0 = none")
+    factor: Float = Field(0.5, gt=0, lt=1, description="the lr is multiplied by this ...")
+    patience: int = Field(2, ge=1, description="... after this many validations without a BLEU gain")
+    min_lr: Float = Field(1e-6, ge=0, description="the lr never decays below this")
+
+    def build(self, peak_lr):
+        return PlateauDecay(peak_lr, self.factor, self.patience, self.min_lr, self.warmup_steps)
+
+
+LRScheduleConfig = one_of(InverseSqrtConfig, PlateauConfig)
 
 
 # --- scheduled sampling: probability of feeding the gold token (Bengio et al. 2015, section 2.4) -------
@@ -98,14 +119,3 @@ def exponential_gold(step, k):
 def inverse_sigmoid_gold(step, k):
     # k / (k + e^(i/k)) = 1 / (1 + e^(i/k - ln k)), which does not overflow for large i
     return 1.0 / (1.0 + math.exp(min(step / k - math.log(k), 700.0)))
-
-
-def gold_probability(step, schedule, k, c=0.0, min_gold=0.0):
-    """eps_i of the named schedule (`train.scheduled_sampling.schedule`) at update step `step`."""
-    if schedule == "linear":
-        return linear_gold(step, k, c, min_gold)
-    if schedule == "exponential":
-        return exponential_gold(step, k)
-    if schedule == "inverse_sigmoid":
-        return inverse_sigmoid_gold(step, k)
-    raise ValueError(f"unknown scheduled-sampling schedule {schedule!r}")
