@@ -74,6 +74,7 @@ class ComputeConfig(Section):
 class TrainConfig(Section):
     seed: int = Field(42, description="seeds weights, batch order and sampling")
     batch_tokens: int = Field(4096, gt=0, description="token budget of a batch: sentences x longest side")
+    accumulate: int = Field(1, ge=1, description="batches per update (gradient accumulation)")
     label_smoothing: Probability = Field(0.1, description="share of probability spread over the vocabulary")
     clip_norm: Float = Field(1.0, ge=0, description="gradient-norm clipping; 0 = off")
     log_every: int = Field(50, gt=0, description="updates between training log lines")

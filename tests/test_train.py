@@ -1,5 +1,7 @@
 """Loss, schedules, optimizers, early stopping, token batching, exact resume and the exported model."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -392,10 +394,10 @@ def test_out_of_gpu_memory_retries_the_same_update_in_parts(fresh_run_dir, toy_c
         return fits(src, tgt_in)
 
     split.model.forward = forward_that_fits_three_sentences
-    assert split.train_step(batch) == pytest.approx(plain.train_step(batch), rel=1e-5)
+    assert split.update([batch], step=1) == pytest.approx(plain.update([batch], step=1), rel=1e-5)
     for a, b in zip(plain.model.parameters(), split.model.parameters()):  # the gradients of the update
         torch.testing.assert_close(a.grad, b.grad, rtol=1e-4, atol=1e-7)
-    assert "retrying the batch in 4 parts" in capsys.readouterr().out
+    assert "retrying the update in 4 parts" in capsys.readouterr().out
 
 
 def test_out_of_gpu_memory_on_one_sentence_is_a_clear_error(fresh_run_dir, toy_corpus):
@@ -407,4 +409,40 @@ def test_out_of_gpu_memory_on_one_sentence_is_a_clear_error(fresh_run_dir, toy_c
 
     trainer.model.forward = never_fits
     with pytest.raises(NmtError, match="single sentence"):
-        trainer.train_step(batch)
+        trainer.update([batch], step=1)
+
+
+# --- gradient accumulation -------------------------------------------------------------------------
+
+
+def test_an_update_of_four_batches_equals_one_batch_of_all_their_sentences(fresh_run_dir, toy_corpus):
+    """The loss is divided by the target tokens of the whole update, so splitting it changes nothing
+    (up to float rounding and padding, which masks keep out of the result)."""
+    settings = ("model.dropout=0.0", "train.label_smoothing=0.1")
+    whole, split = (Trainer(tiny_config(toy_corpus, *settings), fresh_run_dir) for _ in range(2))
+    split.model.load_state_dict(whole.model.state_dict())
+    sentences = list(range(40, 56))
+    before = [p.detach().clone() for p in whole.model.parameters()]
+    loss = whole.update([make_batch(whole.train_src, whole.train_tgt, sentences)], step=1)
+    parts = [make_batch(split.train_src, split.train_tgt, sentences[i:i + 4]) for i in range(0, 16, 4)]
+    assert split.update(parts, step=1) == pytest.approx(loss, rel=1e-5)
+    for a, b in zip(whole.model.parameters(), split.model.parameters()):  # the gradients of the update
+        torch.testing.assert_close(a.grad, b.grad, rtol=1e-4, atol=1e-7)
+    assert any(not torch.equal(a, b) for a, b in zip(before, whole.model.parameters()))  # it did update
+
+
+def test_accumulation_counts_updates_and_resumes_exactly(toy_corpus, run_dir, tmp_path):
+    import shutil
+
+    settings = ["train.accumulate=3", "train.validation.every=2", "train.validation.size=4"]
+    dirs = {name: Path(shutil.copytree(run_dir, tmp_path / name)) for name in ("straight", "split")}
+    straight = Trainer(tiny_config(toy_corpus, *settings, "train.limits.max_steps=4"), dirs["straight"])
+    straight.run()
+    Trainer(tiny_config(toy_corpus, *settings, "train.limits.max_steps=2"), dirs["split"]).run()
+    second = Trainer(tiny_config(toy_corpus, *settings, "train.limits.max_steps=4"), dirs["split"])
+    second.resume()
+    second.run()
+    assert straight.step == second.step == 4
+    assert straight.sampler.state() == second.sampler.state() == {"epoch": 0, "position": 12}
+    for a, b in zip(straight.model.parameters(), second.model.parameters()):
+        assert torch.equal(a, b)

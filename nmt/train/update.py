@@ -1,0 +1,61 @@
+"""One optimizer update: the unit where gradient accumulation and the out-of-memory fallback live.
+
+    lr <- schedule(step)
+    for each batch of the update: loss <- label-smoothed CE (teacher forcing or scheduled sampling)
+                                  backward(loss / target tokens of the whole update)
+    clip the gradient norm; optimizer step
+
+Dividing by the tokens of the whole update, not of each batch, makes an update of 4 batches of B
+sentences the same as one batch of 4B: how an update is split never changes it.
+"""
+import torch
+
+from nmt.errors import NmtError
+from nmt.train.losses import label_smoothed_cross_entropy
+from nmt.train.reporting import say
+
+
+class Update:
+    def __init__(self, model, optimizer, lr_schedule, label_smoothing=0.0, clip_norm=0.0, bf16=False,
+                 scheduled_sampling=None):
+        self.model, self.optimizer, self.lr_schedule = model, optimizer, lr_schedule
+        self.label_smoothing, self.clip_norm, self.bf16 = label_smoothing, clip_norm, bf16
+        self.scheduled_sampling = scheduled_sampling
+
+    def __call__(self, batches, step):
+        """Update the model on `batches` (already on the model's device) at update `step`; returns the
+        summed label-smoothed loss. Out of GPU memory, the update is redone with every batch split in
+        halves (then quarters, ...): the same update, smaller peaks."""
+        self.model.train()
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.lr_schedule.rate(step)
+        normaliser = sum(batch.n_tgt_tokens for batch in batches)
+        pieces = list(batches)
+        while True:
+            self.optimizer.zero_grad(set_to_none=True)
+            try:
+                loss = sum(self.forward_backward(piece, normaliser, step) for piece in pieces)
+                break
+            except torch.cuda.OutOfMemoryError:
+                if max(len(piece) for piece in pieces) == 1:
+                    raise NmtError(f"out of GPU memory on a single sentence at step {step}; "
+                                   "lower train.batch_tokens or the model size") from None
+                pieces = [half for piece in pieces for half in piece.halves() if len(half)]
+                say(f"step {step}: out of GPU memory, retrying the update in {len(pieces)} parts")
+                torch.cuda.empty_cache()
+        if self.clip_norm > 0:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.clip_norm)
+        self.optimizer.step()
+        return loss
+
+    def forward_backward(self, batch, normaliser, step):
+        """Add the gradients of `batch`'s loss / `normaliser`; returns its loss."""
+        device = next(self.model.parameters()).device
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=self.bf16):
+            if self.scheduled_sampling is None:
+                logits = self.model(batch.src, batch.tgt_in)
+            else:  # logits or float32 log-probabilities: the loss below is the same on either
+                logits = self.scheduled_sampling.scores(self.model, batch.src, batch.tgt_in, step)
+        loss = label_smoothed_cross_entropy(logits, batch.tgt_out, self.label_smoothing)
+        (loss / normaliser).backward()
+        return loss.item()
