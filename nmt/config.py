@@ -86,11 +86,14 @@ class TrainConfig(Section):
     scheduled_sampling: ScheduledSamplingConfig = InverseSigmoidConfig()
 
     @model_validator(mode="after")
-    def _floor_below_peak(self):
+    def _schedule_fits(self):
         floor = getattr(self.lr_schedule, "min_lr", 0.0)
         if floor > self.optimizer.lr:
             raise ValueError(f"train.lr_schedule.min_lr ({floor}) must not exceed train.optimizer.lr "
                              f"({self.optimizer.lr})")
+        if getattr(self.lr_schedule, "total_steps", None) == 0 and not self.limits.max_steps:
+            raise ValueError(f"train.lr_schedule.total_steps: the {self.lr_schedule.type} schedule decays over a "
+                             "budget of updates; set it or train.limits.max_steps")
         return self
 
 

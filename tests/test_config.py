@@ -173,7 +173,7 @@ def test_a_wrong_type_names_the_key(override, key):
     ("train.compute.precision=fp8", "train.compute.precision"),
     ("train.optimizer.type=rmsprop", "train.optimizer.type"),
     ("model.type=cnn", "model.type"),
-    ("train.lr_schedule.type=cosine", "train.lr_schedule.type"),
+    ("train.lr_schedule.type=warm_restarts", "train.lr_schedule.type"),
     ("train.scheduled_sampling.schedule=cosine", "train.scheduled_sampling.schedule"),
     ("train.scheduled_sampling.mode=parallel", "train.scheduled_sampling.mode"),
     ("train.scheduled_sampling.pick=top_k", "train.scheduled_sampling.pick"),
@@ -194,6 +194,7 @@ def test_an_out_of_range_value_names_the_key(override, key):
     (["train.scheduled_sampling.schedule=linear", "train.scheduled_sampling.min_gold=1.5"],
      "train.scheduled_sampling.min_gold"),
     (["model.type=rnn", "model.hidden=15"], "model.hidden"),  # two encoder directions
+    (["train.lr_schedule.type=cosine"], "train.lr_schedule.total_steps"),  # decays over which budget?
 ])
 def test_checks_across_keys_name_the_key(settings, named):
     assert named in _error(*settings)
@@ -253,12 +254,15 @@ def test_every_rnn_choice_builds(attention, init):
 
 
 @pytest.mark.parametrize("settings", [[], ["train.optimizer.type=sgd"], ["train.optimizer.type=adadelta"],
-                                      ["train.lr_schedule.type=plateau"]])
+                                      ["train.optimizer.type=adamw"], ["train.lr_schedule.type=plateau"],
+                                      ["train.lr_schedule.type=linear", "train.lr_schedule.total_steps=20000"],
+                                      ["train.lr_schedule.type=cosine", "train.limits.max_steps=20000"],
+                                      ["train.lr_schedule.type=rex", "train.limits.max_steps=20000"]])
 def test_every_optimizer_and_schedule_builds_from_its_section(settings):
     train = load_config(None, settings).train
-    optimizer = train.optimizer.build([torch.nn.Parameter(torch.ones(2))])
+    optimizer = train.optimizer.build(torch.nn.Linear(2, 2))
     assert type(optimizer).__name__.lower() == train.optimizer.type
-    assert train.lr_schedule.build(peak_lr=train.optimizer.lr).rate(10_000) > 0
+    assert train.lr_schedule.build(peak_lr=train.optimizer.lr, max_steps=20_000).rate(10_000) > 0
 
 
 # --- `nmt config` ----------------------------------------------------------------------------------

@@ -90,11 +90,11 @@ def test_inverse_sqrt_schedule():
      {"lr": 1.0, "rho": 0.95, "eps": 1e-6, "weight_decay": 0.0}),
 ])
 def test_each_optimizer_name_builds_that_torch_optimizer_with_its_hyperparameters(settings, kind, expected):
-    params = [torch.nn.Parameter(torch.ones(3))]
-    optimizer = load_config(None, settings).train.optimizer.build(params)
+    model = torch.nn.Linear(3, 1, bias=False)
+    optimizer = load_config(None, settings).train.optimizer.build(model)
     assert type(optimizer) is kind
     group = optimizer.param_groups[0]
-    assert group["params"] == params
+    assert group["params"] == [model.weight]
     for key, value in expected.items():
         assert group[key] == value, key
 
@@ -446,3 +446,32 @@ def test_accumulation_counts_updates_and_resumes_exactly(toy_corpus, run_dir, tm
     assert straight.sampler.state() == second.sampler.state() == {"epoch": 0, "position": 12}
     for a, b in zip(straight.model.parameters(), second.model.parameters()):
         assert torch.equal(a, b)
+
+
+# --- budgeted LR schedules and AdamW ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind, expected", [
+    # peak 2.0, warmup 10, budget 110: the decay runs over the 100 updates after the warmup
+    ("linear", {5: 1.0, 10: 2.0, 35: 1.5, 60: 1.0, 110: 0.0, 500: 0.0}),
+    ("cosine", {5: 1.0, 10: 2.0, 35: 1.0 + 2 ** -0.5, 60: 1.0, 110: 0.0}),
+    ("rex", {5: 1.0, 10: 2.0, 35: 2 * 0.75 / 0.875, 60: 2 * 0.5 / 0.75, 85: 2 * 0.25 / 0.625, 110: 0.0}),
+])
+def test_each_budgeted_schedule_matches_its_formula(kind, expected):
+    schedule = load_config(None, [f"train.lr_schedule.type={kind}", "train.lr_schedule.warmup_steps=10",
+                                  "train.limits.max_steps=110"]).train.lr_schedule.build(peak_lr=2.0, max_steps=110)
+    assert {step: schedule.rate(step) for step in expected} == pytest.approx(expected)
+
+
+def test_adamw_decays_weight_matrices_but_not_biases_norms_or_embeddings():
+    from conftest import make_transformer
+
+    model = make_transformer(share_embeddings=True)
+    optimizer = load_config(None, ["train.optimizer.type=adamw", "train.optimizer.weight_decay=0.1"]
+                            ).train.optimizer.build(model)
+    decayed, kept = ({id(p) for p in group["params"]} for group in optimizer.param_groups)
+    assert [g["weight_decay"] for g in optimizer.param_groups] == [0.1, 0.0]
+    for name, param in model.named_parameters():
+        matrix = param.ndim == 2 and "embed" not in name and "output" not in name  # output is tied to the embedding
+        assert (id(param) in decayed) == matrix, name
+    assert len(decayed) + len(kept) == len({id(p) for p in model.parameters()})

@@ -61,8 +61,8 @@ class Trainer:
         self.model = build_model(cfg.model, self.tokenizers.src.vocab_size, self.tokenizers.tgt.vocab_size,
                                  self.tokenizers.joint).to(self.device)
         t = cfg.train
-        self.optimizer = t.optimizer.build(self.model.parameters())
-        self.lr_schedule = t.lr_schedule.build(peak_lr=t.optimizer.lr)
+        self.optimizer = t.optimizer.build(self.model)
+        self.lr_schedule = t.lr_schedule.build(peak_lr=t.optimizer.lr, max_steps=t.limits.max_steps)
         self.scheduled_sampling = (ScheduledSampling.from_config(t.scheduled_sampling, cfg.model.type)
                                    if t.scheduled_sampling.enabled else None)
         self.update = Update(self.model, self.optimizer, self.lr_schedule, t.label_smoothing, t.clip_norm,

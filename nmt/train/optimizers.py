@@ -1,4 +1,5 @@
-"""`train.optimizer`: the optimizers of the NMT literature, each a config section that builds itself.
+"""`train.optimizer`: the optimizers of the NMT literature, each a config section that builds itself
+for a model.
 
 The learning rate set here is the peak one: the trainer sets the rate before every update from
 `train.lr_schedule`. Gradient-norm clipping (`train.clip_norm`) applies to all of them.
@@ -13,7 +14,7 @@ from nmt.schema import Float, FloatPair, Probability, Section, one_of
 
 
 class CommonOptimizerConfig(Section):
-    type: str = Field(description="adam | sgd | adadelta")
+    type: str = Field(description="adam | adamw | sgd | adadelta")
     lr: Float = Field(5e-4, gt=0, description="peak learning rate (end of warmup); adadelta expects ~1.0")
     weight_decay: Float = Field(0.0, ge=0, description="L2 penalty added to the gradient")
 
@@ -24,8 +25,20 @@ class AdamConfig(CommonOptimizerConfig):
     betas: FloatPair = Field((0.9, 0.98), description="decay of the first and second moment averages")
     eps: Float = Field(1e-9, gt=0, description="added to the denominator")
 
-    def build(self, params):
-        return torch.optim.Adam(params, lr=self.lr, betas=self.betas, eps=self.eps, weight_decay=self.weight_decay)
+    def build(self, model):
+        return torch.optim.Adam(model.parameters(), lr=self.lr, betas=self.betas, eps=self.eps, weight_decay=self.weight_decay)
+
+
+class AdamWConfig(AdamConfig):
+    """Adam with decoupled weight decay (Loshchilov & Hutter 2019), on weight matrices only."""
+    type: typing.Literal["adamw"] = Field("adamw", description="Loshchilov & Hutter 2019")
+    weight_decay: Float = Field(0.01, ge=0, description="decoupled decay of weight matrices; never biases, "
+                                                        "norms or embeddings")
+
+    def build(self, model):
+        decayed, kept = weight_matrices(model)
+        groups = [{"params": decayed, "weight_decay": self.weight_decay}, {"params": kept, "weight_decay": 0.0}]
+        return torch.optim.AdamW(groups, lr=self.lr, betas=self.betas, eps=self.eps)
 
 
 class SGDConfig(CommonOptimizerConfig):
@@ -33,8 +46,8 @@ class SGDConfig(CommonOptimizerConfig):
     type: typing.Literal["sgd"] = Field("sgd", description="stochastic gradient descent")
     momentum: Probability = Field(0.9, description="heavy-ball momentum")
 
-    def build(self, params):
-        return torch.optim.SGD(params, lr=self.lr, momentum=self.momentum, weight_decay=self.weight_decay)
+    def build(self, model):
+        return torch.optim.SGD(model.parameters(), lr=self.lr, momentum=self.momentum, weight_decay=self.weight_decay)
 
 
 class AdadeltaConfig(CommonOptimizerConfig):
@@ -43,9 +56,19 @@ class AdadeltaConfig(CommonOptimizerConfig):
     rho: Float = Field(0.95, gt=0, lt=1, description="decay of the running averages")
     eps: Float = Field(1e-6, gt=0, description="added inside the square roots")
 
-    def build(self, params):
-        return torch.optim.Adadelta(params, lr=self.lr, rho=self.rho, eps=self.eps, weight_decay=self.weight_decay)
+    def build(self, model):
+        return torch.optim.Adadelta(model.parameters(), lr=self.lr, rho=self.rho, eps=self.eps, weight_decay=self.weight_decay)
 
 
-OptimizerConfig = one_of(AdamConfig, SGDConfig, AdadeltaConfig)
+OptimizerConfig = one_of(AdamConfig, AdamWConfig, SGDConfig, AdadeltaConfig)
+
+
+def weight_matrices(model):
+    """(weight matrices, everything else): biases and norm gains are vectors, and an embedding (tied
+    to the output layer or not) is a table of word vectors, which decay would shrink towards zero."""
+    embeddings = {id(m.weight) for m in model.modules() if isinstance(m, torch.nn.Embedding)}
+    decayed, kept = [], []
+    for param in model.parameters():  # each shared (tied) parameter once
+        (decayed if param.ndim >= 2 and id(param) not in embeddings else kept).append(param)
+    return decayed, kept
 

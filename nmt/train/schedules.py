@@ -27,14 +27,25 @@ def linear_warmup(step, warmup_steps):
     return 1.0 if warmup_steps == 0 else min(1.0, step / warmup_steps)
 
 
-class InverseSqrt:
-    """`inverse_sqrt` behind the interface the trainer uses for every LR schedule (no state)."""
+# decays over a budget of updates: the fraction of the peak rate at progress z in [0, 1]
 
-    def __init__(self, peak_lr, warmup_steps):
-        self.peak_lr, self.warmup_steps = peak_lr, warmup_steps
+def linear_decay(z):
+    """BERT (Devlin et al. 2019)."""
+    return 1.0 - z
 
-    def rate(self, step):
-        return inverse_sqrt(step, self.peak_lr, self.warmup_steps)
+
+def cosine_decay(z):
+    """Loshchilov & Hutter 2017, without restarts."""
+    return 0.5 * (1.0 + math.cos(math.pi * z))
+
+
+def rex_decay(z):
+    """REX (Chen et al. 2021): reflected exponential, between linear and a step at the end."""
+    return (1.0 - z) / (0.5 + 0.5 * (1.0 - z))
+
+
+class StatelessSchedule:
+    """The interface the trainer uses for every LR schedule; a function of the step keeps no state."""
 
     def update(self, score):
         pass
@@ -44,6 +55,28 @@ class InverseSqrt:
 
     def load_state_dict(self, state):
         pass
+
+
+class InverseSqrt(StatelessSchedule):
+    def __init__(self, peak_lr, warmup_steps):
+        self.peak_lr, self.warmup_steps = peak_lr, warmup_steps
+
+    def rate(self, step):
+        return inverse_sqrt(step, self.peak_lr, self.warmup_steps)
+
+
+class BudgetedDecay(StatelessSchedule):
+    """Linear warmup to `peak_lr`, then `decay` of the progress through the remaining updates: 0 at
+    `total_steps`."""
+
+    def __init__(self, peak_lr, warmup_steps, total_steps, decay):
+        self.peak_lr, self.warmup_steps, self.total_steps, self.decay = peak_lr, warmup_steps, total_steps, decay
+
+    def rate(self, step):
+        if step <= self.warmup_steps:
+            return self.peak_lr * linear_warmup(step, self.warmup_steps)
+        progress = (step - self.warmup_steps) / max(1, self.total_steps - self.warmup_steps)
+        return self.peak_lr * self.decay(min(1.0, progress))
 
 
 class PlateauDecay:
@@ -82,7 +115,7 @@ class InverseSqrtConfig(Section):
     type: typing.Literal["inverse_sqrt"] = Field("inverse_sqrt", description="inverse_sqrt | plateau")
     warmup_steps: int = Field(4000, ge=0, description="linear warmup to the peak lr; 0 = none (then constant)")
 
-    def build(self, peak_lr):
+    def build(self, peak_lr, max_steps=0):
         return InverseSqrt(peak_lr, self.warmup_steps)
 
 
@@ -93,11 +126,35 @@ class PlateauConfig(Section):
     patience: int = Field(2, ge=1, description="... after this many validations without a BLEU gain")
     min_lr: Float = Field(1e-6, ge=0, description="the lr never decays below this")
 
-    def build(self, peak_lr):
+    def build(self, peak_lr, max_steps=0):
         return PlateauDecay(peak_lr, self.factor, self.patience, self.min_lr, self.warmup_steps)
 
 
-LRScheduleConfig = one_of(InverseSqrtConfig, PlateauConfig)
+class BudgetedConfig(Section):
+    type: str = Field(description="linear | cosine | rex: decay to 0 over the budget of updates")
+    warmup_steps: int = Field(0, ge=0, description="linear warmup to the peak lr; 0 = none")
+    total_steps: int = Field(0, ge=0, description="updates of the whole decay; 0 = train.limits.max_steps")
+
+    def build(self, peak_lr, max_steps=0):
+        return BudgetedDecay(peak_lr, self.warmup_steps, self.total_steps or max_steps, self.decay)
+
+
+class LinearDecayConfig(BudgetedConfig):
+    type: typing.Literal["linear"] = Field("linear", description="warmup, then linear decay (BERT)")
+    decay = staticmethod(linear_decay)
+
+
+class CosineDecayConfig(BudgetedConfig):
+    type: typing.Literal["cosine"] = Field("cosine", description="warmup, then half a cosine")
+    decay = staticmethod(cosine_decay)
+
+
+class RexDecayConfig(BudgetedConfig):
+    type: typing.Literal["rex"] = Field("rex", description="warmup, then REX (Chen et al. 2021)")
+    decay = staticmethod(rex_decay)
+
+
+LRScheduleConfig = one_of(InverseSqrtConfig, PlateauConfig, LinearDecayConfig, CosineDecayConfig, RexDecayConfig)
 
 
 # --- scheduled sampling: probability of feeding the gold token (Bengio et al. 2015, section 2.4) -------
