@@ -51,6 +51,13 @@ def build_parser():
     p.add_argument("--metrics", nargs="+", default=["bleu", "chrf"], choices=["bleu", "chrf", "ter"])
     p.add_argument("--json", action="store_true", help="print scores and signatures as JSON")
 
+    p = sub.add_parser("average", parents=[common], help="average kept checkpoints into a model directory")
+    p.add_argument("--run-dir", type=Path, required=True, help="a run trained with train.keep_checkpoints")
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--last", type=int, metavar="N", help="the N newest kept checkpoints")
+    which.add_argument("--best", type=int, metavar="N", help="the N kept checkpoints with the best dev BLEU")
+    p.add_argument("--out", type=Path, help="model directory to write (default: RUN/averaged)")
+
     p = sub.add_parser("config", parents=[common], help="check and print a config, list every key, upgrade an old one")
     p.add_argument("--config", type=Path, help="experiment YAML to check; prints it resolved, every default filled in")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
@@ -162,6 +169,16 @@ def cmd_evaluate(args):
     print(json.dumps(scores, indent=2) if args.json else format_scores(scores))
 
 
+def cmd_average(args):
+    from nmt.train.average import average_run
+
+    if (args.last or args.best) < 1:
+        raise NmtError("--last/--best must be at least 1")
+    out = args.out or args.run_dir / "averaged"
+    steps = average_run(args.run_dir, out, last=args.last, best=args.best)
+    print(f"averaged the checkpoints of steps {', '.join(map(str, steps))} into {out}", file=sys.stderr)
+
+
 def cmd_config(args):
     from nmt.config import ExperimentConfig, dump_yaml, load_config, read_yaml, upgrade, validate
     from nmt.schema import describe
@@ -183,7 +200,7 @@ def cmd_quickstart(args):
 
 
 COMMANDS = {"preprocess": cmd_preprocess, "train": cmd_train, "translate": cmd_translate,
-            "evaluate": cmd_evaluate, "config": cmd_config, "quickstart": cmd_quickstart}
+            "evaluate": cmd_evaluate, "average": cmd_average, "config": cmd_config, "quickstart": cmd_quickstart}
 
 
 def main(argv=None):

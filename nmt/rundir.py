@@ -9,11 +9,21 @@ class RunDir:
     config = property(lambda self: self.root / "config.yaml")
     tokenizer = property(lambda self: self.root / "tokenizer")
     data = property(lambda self: self.root / "data")
-    checkpoint = property(lambda self: self.root / "checkpoints" / "last.pt")
+    checkpoints = property(lambda self: self.root / "checkpoints")
+    checkpoint = property(lambda self: self.checkpoints / "last.pt")
     best = property(lambda self: self.root / "best")
     metrics = property(lambda self: self.root / "metrics.jsonl")
     tensorboard = property(lambda self: self.root / "tensorboard")
     valid = property(lambda self: self.root / "valid")
+
+    def update_checkpoint(self, step):
+        """The checkpoint kept of update `step` (train.keep_checkpoints), for `nmt average`."""
+        return self.checkpoints / f"step{step}.pt"
+
+    def update_checkpoints(self):
+        """{step: path} of the kept update checkpoints."""
+        paths = self.checkpoints.glob("step*.pt")
+        return {int(p.stem[4:]): p for p in paths if p.stem[4:].isdigit()}
 
     def valid_text(self, side):
         """Raw dev-set text kept for validation: side 'src' (source) or 'ref' (reference)."""

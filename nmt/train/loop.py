@@ -84,6 +84,7 @@ class Trainer:
                 "sampler": self.sampler.state(), "stopping": self.stopping.state_dict(),
                 "lr_schedule": self.lr_schedule.state_dict(),
                 "step": self.step, "elapsed": self.elapsed, "rng": torch.get_rng_state(),
+                "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
                 "config": to_dict(self.cfg), "config_format": FORMAT,
                 "vocab": [self.tokenizers.src.vocab_size, self.tokenizers.tgt.vocab_size]}
 
@@ -115,6 +116,8 @@ class Trainer:
             self.lr_schedule.load_state_dict(state.get("lr_schedule", {}))  # absent in older checkpoints
             self.step, self.elapsed_before = int(state["step"]), float(state["elapsed"])
             torch.set_rng_state(state["rng"])
+            if state.get("cuda_rng") and torch.cuda.is_available():  # exact on the same number of GPUs
+                torch.cuda.set_rng_state_all(state["cuda_rng"][:torch.cuda.device_count()])
         except (KeyError, TypeError, ValueError, RuntimeError) as e:
             raise NmtError(f"{path}: damaged checkpoint ({type(e).__name__}: {one_line(e)})") from None
         self.started = time.monotonic()

@@ -4,6 +4,7 @@ Each is a function `(trainer, validation)`; the trainer gives access to the mode
 directory, the tokenizers, the LR schedule and its whole state. The order matters: the LR decays
 before the checkpoint is written, so a resumed run continues with the decayed rate.
 """
+import shutil
 from dataclasses import dataclass
 
 from nmt import atomic
@@ -45,6 +46,17 @@ def write_checkpoint(trainer, validation):
     save_checkpoint(trainer.run_dir.checkpoint, trainer.state_dict())
 
 
+def keep_update_checkpoint(trainer, validation):
+    """A copy of last.pt as stepK.pt; only the newest `train.keep_checkpoints` of them stay."""
+    keep = trainer.cfg.train.keep_checkpoints
+    if keep:
+        with atomic.atomic_path(trainer.run_dir.update_checkpoint(validation.step)) as tmp:
+            shutil.copyfile(trainer.run_dir.checkpoint, tmp)
+        kept = trainer.run_dir.update_checkpoints()
+        for step in sorted(kept)[:-keep]:
+            kept[step].unlink()
+
+
 def log_validation(trainer, validation):
     v = validation
     trainer.reporter.event("valid", v.step, bleu=v.bleu, chrf=v.chrf, best_bleu=v.best_bleu,
@@ -53,4 +65,5 @@ def log_validation(trainer, validation):
     say(f"step {v.step:6d}  valid BLEU {v.bleu:.2f}  chrF {v.chrf:.2f}  ({news})  {v.seconds:.1f}s")
 
 
-AT_VALIDATION = [decay_lr_on_plateau, write_dev_translations, export_if_best, write_checkpoint, log_validation]
+AT_VALIDATION = [decay_lr_on_plateau, write_dev_translations, export_if_best, write_checkpoint, keep_update_checkpoint,
+                 log_validation]
