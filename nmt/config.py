@@ -17,6 +17,7 @@ from nmt.errors import NmtError
 from nmt.models.build import ModelConfig, TransformerConfig
 from nmt.schema import Float, Probability, Section, choice, explain, kinds_at, kinds_of, section_class
 from nmt.tokenize.sentencepiece import MODEL_TYPES
+from nmt.train.curriculum import CurriculumConfig, NoCurriculumConfig, uses_fraction
 from nmt.train.optimizers import AdamConfig, OptimizerConfig
 from nmt.train.scheduled_sampling import InverseSigmoidConfig, ScheduledSamplingConfig
 from nmt.train.schedules import InverseSqrtConfig, LRScheduleConfig
@@ -86,6 +87,7 @@ class TrainConfig(Section):
     validation: ValidationConfig = ValidationConfig()
     compute: ComputeConfig = ComputeConfig()
     scheduled_sampling: ScheduledSamplingConfig = InverseSigmoidConfig()
+    curriculum: CurriculumConfig = NoCurriculumConfig()
 
     @model_validator(mode="after")
     def _schedule_fits(self):
@@ -93,6 +95,9 @@ class TrainConfig(Section):
         if floor > self.optimizer.lr:
             raise ValueError(f"train.lr_schedule.min_lr ({floor}) must not exceed train.optimizer.lr "
                              f"({self.optimizer.lr})")
+        if uses_fraction(self.curriculum) and not (self.limits.max_steps or self.limits.max_time):
+            raise ValueError("train.curriculum: a fraction of the budget needs train.limits.max_steps or "
+                             "max_time (--max-time)")
         if getattr(self.lr_schedule, "total_steps", None) == 0 and not self.limits.max_steps:
             raise ValueError(f"train.lr_schedule.total_steps: the {self.lr_schedule.type} schedule decays over a "
                              "budget of updates; set it or train.limits.max_steps")

@@ -11,6 +11,7 @@ import typing
 from dataclasses import dataclass
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag
+from pydantic_core import to_jsonable_python
 
 
 class Section(BaseModel):
@@ -175,4 +176,4 @@ def describe(cls, prefix=""):
         elif section_class(field):
             yield from describe(section_class(field), f"{key}.")
         else:
-            yield f"{key}: {json.dumps(field.default)}  # {field.description or ''}"
+            yield f"{key}: {json.dumps(to_jsonable_python(field.default))}  # {field.description or ''}"

@@ -4,6 +4,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from nmt.errors import NmtError
 from nmt.tokenize.base import BOS_ID, EOS_ID, PAD_ID
 
 
@@ -57,12 +58,16 @@ class TokenBatchSampler:
     Pairs are sorted by length (random tie-breaking) so a batch holds similar lengths and
     little padding; the batch order is shuffled each epoch. Everything is a function of
     (seed, epoch), so `state()` / `load_state()` resume at the exact batch.
+
+    A curriculum sets `length_limit` before each draw: batches holding a longer pair are passed
+    over, and an epoch is a pass over the batches admitted as it goes.
     """
 
     def __init__(self, src_lengths, tgt_lengths, batch_tokens, seed):
         self.lengths = np.maximum(np.asarray(src_lengths), np.asarray(tgt_lengths)) + 1  # + BOS/EOS
         self.batch_tokens, self.seed = batch_tokens, seed
         self.epoch, self.position = 0, 0
+        self.length_limit = None  # the longest pair a batch may hold; None = any
 
     def batches_of_epoch(self, epoch):
         rng = np.random.default_rng((self.seed, epoch))
@@ -81,14 +86,22 @@ class TokenBatchSampler:
 
     def __iter__(self):
         """Yield batches forever, epoch after epoch; `self.epoch`/`self.position` track the next one."""
+        passed_over = 0  # batches skipped in a row: a whole epoch of them means nothing is admitted
         while True:
             batches = self.batches_of_epoch(self.epoch)
             while self.position < len(batches):
                 batch = batches[self.position]
                 self.position += 1
+                admitted = self.length_limit is None or self.lengths[batch].max() <= self.length_limit
                 if self.position == len(batches):  # the epoch is complete once its last batch is out
                     self.epoch, self.position = self.epoch + 1, 0
-                yield batch
+                if admitted:
+                    passed_over = 0
+                    yield batch
+                else:
+                    passed_over += 1
+                    if passed_over > len(batches):
+                        raise NmtError(f"train.curriculum: no training pair is within {self.length_limit} tokens")
                 if self.position == 0:
                     break
 

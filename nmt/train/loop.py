@@ -11,6 +11,7 @@ import os
 import resource
 import time
 
+import numpy as np
 import torch
 
 from nmt import atomic
@@ -70,6 +71,7 @@ class Trainer:
         self.observers = list(AT_VALIDATION)
         self.reporter = None
         self.sampler = TokenBatchSampler(self.train_src.lengths, self.train_tgt.lengths, t.batch_tokens, t.seed)
+        self.sorted_lengths = np.sort(self.sampler.lengths)  # for the competence curriculum's quantiles
         self.stopping = EarlyStopping(t.validation.patience)
         self.step, self.elapsed_before = 0, 0.0
         for path in (self.run_dir.checkpoint, self.run_dir.best):  # what a killed run left mid-save
@@ -158,9 +160,18 @@ class Trainer:
             self.reporter.close()
         return self.stopping.best
 
+    @property
+    def progress(self):
+        """The fraction of the budget spent: of train.limits.max_steps or max_time, whichever is further."""
+        limits = self.cfg.train.limits
+        return max(self.step / limits.max_steps if limits.max_steps else 0.0,
+                   self.elapsed / limits.max_time if limits.max_time else 0.0)
+
     def draw_update(self, batches):
         """The batches of one update, on the device: `train.accumulate` of them, fewer if the last
-        epoch that `train.limits.max_epochs` allows ends first."""
+        epoch that `train.limits.max_epochs` allows ends first; the curriculum sets which pairs may come."""
+        self.sampler.length_limit = self.cfg.train.curriculum.length_limit(self.step + 1, self.progress,
+                                                                          self.sorted_lengths)
         update = []
         for _ in range(self.cfg.train.accumulate):
             max_epochs = self.cfg.train.limits.max_epochs
@@ -174,6 +185,8 @@ class Trainer:
         loss = window["loss"] / max(window["tokens"], 1)
         lr = self.optimizer.param_groups[0]["lr"]
         extra = {} if self.scheduled_sampling is None else {"p_gold": self.scheduled_sampling.p_gold(self.step)}
+        if self.sampler.length_limit is not None:
+            extra["length_limit"] = int(self.sampler.length_limit)
         self.reporter.event("train", self.step, loss=loss, lr=lr, tokens_per_s=tokens_per_s,
                             window_tokens=window["tokens"], window_seconds=window["time"],
                             epoch=self.sampler.epoch, elapsed=self.elapsed, peak_rss_mib=peak_rss_mib(), **extra)
