@@ -2,6 +2,7 @@
 and what CTranslate2 cannot run is refused in one line."""
 import json
 import math
+import sys
 
 import pytest
 
@@ -113,3 +114,12 @@ def test_an_existing_output_folder_is_replaced_only_with_force(toy_corpus, token
     forced = run_cli("export", "--format", "ctranslate2", "--model", model_dir, "--out", out, "--force")
     assert forced.returncode == 0, forced.stderr
     assert (out / "model.bin").is_file() and not (out / "notes.txt").exists()
+
+
+def test_without_the_ctranslate2_package_the_error_says_how_to_install_it(monkeypatch, tmp_path, capsys):
+    from nmt.cli import main
+
+    monkeypatch.setitem(sys.modules, "ctranslate2", None)  # what `import ctranslate2` meets when absent
+    monkeypatch.delitem(sys.modules, "nmt.export_ctranslate2")
+    assert main(["export", "--format", "ctranslate2", "--model", str(tmp_path), "--out", str(tmp_path / "ct2")]) == 2
+    assert "pip install 'nmt[ctranslate2]'" in capsys.readouterr().err
