@@ -47,15 +47,17 @@ def nmt_greedy(model_dir, lines):
 
 
 def ctranslate2_greedy(ct2_dir, lines, max_len_a, max_len_b):
-    """(token ids, length cap) of CTranslate2's greedy translations under nmt's cap floor(a * |source| + b),
-    where |source| counts EOS. CTranslate2 takes one cap per call, so lines go one at a time."""
+    """(token ids, length cap) of CTranslate2's greedy translations under nmt's rules: the cap
+    floor(a * |source| + b), where |source| counts EOS (CTranslate2 takes one cap per call, so lines go
+    one at a time), and no minimum length (CTranslate2's default minimum of 1 forbids an empty output)."""
     translator = ctranslate2.Translator(str(ct2_dir), device="cpu", intra_threads=1)
     tokenizers = load_tokenizers(ct2_dir / "tokenizer")  # the copy beside the CTranslate2 model
     outputs = []
     for line in lines:
         source = tokenizers.src.sp.encode(normalize(line), out_type=str)
         cap = math.floor(max_len_a * (len(source) + 1) + max_len_b)
-        result = translator.translate_batch([source], beam_size=1, max_decoding_length=cap)
+        result = translator.translate_batch([source], beam_size=1, max_decoding_length=cap,
+                                             min_decoding_length=0)
         outputs.append(([tokenizers.tgt.sp.piece_to_id(piece) for piece in result[0].hypotheses[0]], cap))
     return outputs
 
