@@ -49,9 +49,9 @@ def export_ctranslate2(model_dir, out, force=False):
 
 
 def check_exportable(model, model_dir):
-    if not isinstance(model, Transformer):
-        raise NmtError(f"{model_dir}: only Transformer models can be exported to CTranslate2, "
-                       f"and this is a {type(model).__name__} (a BiLSTM), which CTranslate2 cannot run")
+    if not isinstance(model, Transformer):  # the BiLSTM, our only other family
+        raise NmtError(f"{model_dir}: this is a BiLSTM model (model.type: rnn), and CTranslate2 runs "
+                       f"Transformers only; translate it with nmt translate")
     if model.reverse_source:
         raise NmtError(f"{model_dir}: a model trained with model.reverse_source cannot be exported to "
                        f"CTranslate2, which reads the source in the order it is given")
