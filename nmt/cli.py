@@ -45,6 +45,12 @@ def build_parser():
     p.add_argument("--output", type=Path, help="output file (default: stdout)")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
 
+    p = sub.add_parser("export", parents=[common], help="convert an exported model for another inference engine")
+    p.add_argument("--format", required=True, choices=["ctranslate2"], help="what to convert to")
+    p.add_argument("--model", type=Path, required=True, help="exported model directory (a run's best/)")
+    p.add_argument("--out", type=Path, required=True, help="folder to write; the tokenizer is copied into it")
+    p.add_argument("--force", action="store_true", help="replace --out if it exists")
+
     p = sub.add_parser("evaluate", parents=[common], help="score translations with sacreBLEU")
     p.add_argument("--hyp", type=Path, required=True, help="detokenised translations, one per line")
     p.add_argument("--ref", type=Path, required=True, help="references, one per line")
@@ -158,6 +164,13 @@ def cmd_translate(args):
               f"{translator.max_source_tokens} source tokens and were truncated", file=sys.stderr)
 
 
+def cmd_export(args):
+    from nmt.export_ctranslate2 import export_ctranslate2  # the only --format so far
+
+    export_ctranslate2(args.model, args.out, force=args.force)
+    print(f"CTranslate2 model written to {args.out}", file=sys.stderr)
+
+
 def cmd_evaluate(args):
     from nmt.data.corpus import read_lines
     from nmt.evaluate import format_scores, score_corpus
@@ -199,7 +212,7 @@ def cmd_quickstart(args):
     quickstart(args.run_dir, args.max_time)
 
 
-COMMANDS = {"preprocess": cmd_preprocess, "train": cmd_train, "translate": cmd_translate,
+COMMANDS = {"preprocess": cmd_preprocess, "train": cmd_train, "translate": cmd_translate, "export": cmd_export,
             "evaluate": cmd_evaluate, "average": cmd_average, "config": cmd_config, "quickstart": cmd_quickstart}
 
 
