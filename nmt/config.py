@@ -59,11 +59,11 @@ class TokenizerConfig(Section):
     def _kind_rules(self):
         kind = KINDS[self.type]
         if self.vocab_size < kind.min_vocab_size:
-            raise ValueError(f"config key tokenizer.vocab_size: must be at least {kind.min_vocab_size} for type {self.type} "
-                             f"({kind.min_vocab_reason}), got {self.vocab_size}")
+            raise ValueError(f"config key tokenizer.vocab_size: must be at least {kind.min_vocab_size} for type "
+                             f"{self.type} ({kind.min_vocab_reason}), got {self.vocab_size}")
         if self.character_coverage != 1.0 and self.type not in SentencePieceTokenizer.model_types:
-            raise ValueError(f"config key tokenizer.character_coverage applies to sentencepiece types, not {self.type} "
-                             f"(which keeps every character)")
+            raise ValueError(f"config key tokenizer.character_coverage applies to sentencepiece types, not "
+                             f"{self.type} (which keeps every character)")
         return self
 
 
