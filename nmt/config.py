@@ -16,7 +16,8 @@ from pydantic import Field, ValidationError, model_validator
 from nmt.errors import NmtError
 from nmt.models.build import ModelConfig, TransformerConfig
 from nmt.schema import Float, Probability, Section, choice, explain, kinds_at, kinds_of, section_class
-from nmt.tokenize.sentencepiece import MODEL_TYPES
+from nmt.tokenize.build import KINDS
+from nmt.tokenize.sentencepiece import SentencePieceTokenizer
 from nmt.train.curriculum import CurriculumConfig, NoCurriculumConfig, uses_fraction
 from nmt.train.optimizers import AdamConfig, OptimizerConfig
 from nmt.train.scheduled_sampling import InverseSigmoidConfig, ScheduledSamplingConfig
@@ -35,6 +36,8 @@ class DataConfig(Section):
     valid_split: str = Field("val", description="split to validate on")
     max_words: int = Field(100, gt=0, description="training pairs with a longer side (in words) are dropped")
     max_length_ratio: Float = Field(3.0, ge=1, description="... and pairs whose word-count ratio exceeds this")
+    skip_invalid: bool = Field(False, description="drop pairs with a line that is not valid UTF-8 (counted) "
+                                                  "instead of stopping with an error")
 
     @model_validator(mode="after")
     def _two_languages(self):
@@ -44,12 +47,25 @@ class DataConfig(Section):
 
 
 class TokenizerConfig(Section):
-    type: choice(MODEL_TYPES) = Field("bpe", description="sentencepiece model type: bpe | unigram | char | word")
-    # 4 special symbols + 256 byte-fallback pieces must fit with room for real pieces
-    vocab_size: int = Field(8000, ge=300, description="per model (the joint model's when joint); includes "
-                                                       "4 special symbols and 256 byte-fallback pieces")
+    type: choice(KINDS) = Field("bpe", description="bpe | unigram | char | word (sentencepiece) | wordpiece")
+    vocab_size: int = Field(8000, gt=0, description="per model (the joint model's when joint), special symbols "
+                                                     "included; bpe, unigram, char, word: at least 300")
     joint: bool = Field(True, description="one model and vocabulary for both languages")
-    character_coverage: Float = Field(1.0, gt=0, le=1, description="share of characters the model covers")
+    character_coverage: Float = Field(1.0, gt=0, le=1, description="share of characters the model covers "
+                                                                   "(sentencepiece kinds)")
+    max_sentences: int = Field(1_000_000, gt=0, description="train the tokenizer on a seeded sample of at most "
+                                                            "this many sentences (per model)")
+
+    @model_validator(mode="after")
+    def _kind_rules(self):
+        kind = KINDS[self.type]
+        if self.vocab_size < kind.min_vocab_size:
+            raise ValueError(f"config key tokenizer.vocab_size: must be at least {kind.min_vocab_size} for type "
+                             f"{self.type} ({kind.min_vocab_reason}), got {self.vocab_size}")
+        if self.character_coverage != 1.0 and self.type not in SentencePieceTokenizer.model_types:
+            raise ValueError(f"config key tokenizer.character_coverage applies to sentencepiece types, not "
+                             f"{self.type} (which keeps every character)")
+        return self
 
 
 class LimitsConfig(Section):

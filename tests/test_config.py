@@ -168,7 +168,7 @@ def test_a_wrong_type_names_the_key(override, key):
     ("train.optimizer.lr=0", "train.optimizer.lr"),
     ("train.label_smoothing=1.0", "train.label_smoothing"),
     ("train.batch_tokens=0", "train.batch_tokens"),
-    ("tokenizer.type=wordpiece", "tokenizer.type"),
+    ("tokenizer.type=sentencepiece", "tokenizer.type"),   # the legacy manifest kind, no config type
     ("train.compute.device=tpu", "train.compute.device"),
     ("train.compute.precision=fp8", "train.compute.precision"),
     ("train.optimizer.type=rmsprop", "train.optimizer.type"),

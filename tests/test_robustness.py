@@ -172,7 +172,7 @@ def test_evaluate_mismatched_and_undecodable_files(base, tmp_path):
     (["tokenizer.joint=maybe"], "config key tokenizer.joint: input should be a valid boolean, got 'maybe'"),
     (["model.dropout=-0.1"], "config key model.dropout: input should be greater than or equal to 0, got -0.1"),
     (["tokenizer.vocab_size=3"],
-     "config key tokenizer.vocab_size: input should be greater than or equal to 300, got 3"),
+     "config key tokenizer.vocab_size: must be at least 300 for type bpe"),
     (["decode.beam=0"], "config key decode.beam: input should be greater than or equal to 1, got 0"),
     (["train.lr"], "--set 'train.lr': expected section.key=value"),
 ], ids=["unknown-key", "unknown-key-2", "wrong-type-int", "wrong-type-bool", "negative-dropout",

@@ -1,39 +1,64 @@
-"""`nmt preprocess`: read and clean the corpus, learn subwords, store token ids once."""
+"""`nmt preprocess`: read and clean the corpus, learn subwords, store token ids once, report statistics."""
+import json
+
 from nmt import atomic
 from nmt.config import dump_yaml
 from nmt.data import dataset
-from nmt.data.corpus import clean_training_pairs, normalize, read_split
+from nmt.data.corpus import ParallelText, clean_training_pairs, normalize, read_split
 from nmt.data.dataset import EncodedSplit
+from nmt.data.stats import format_table, split_stats
+from nmt.errors import NmtError
 from nmt.rundir import RunDir
 from nmt.tokenize import train_tokenizers
 from nmt.tokenize.build import save_tokenizers
 
+STATS = "stats.json"
+
 
 def preprocess(cfg, run_dir, log=print):
-    """Fill `run_dir` with the tokenizer, encoded train/dev data and their manifest."""
+    """Fill `run_dir` with the tokenizer, encoded train/dev data, statistics and their manifest."""
     run = RunDir(run_dir)
     dataset.remove_manifest(run.root)  # nothing here is trusted until the new manifest is written
-    train, dropped = clean_training_pairs(read_split(cfg.data, cfg.data.train_split),
-                                          cfg.data.max_words, cfg.data.max_length_ratio)
-    kept = len(train.src)
-    log(f"train: kept {kept} pairs" + "".join(f", dropped {n} ({why})" for why, n in sorted(dropped.items())))
-    valid = read_split(cfg.data, cfg.data.valid_split)
-    log(f"valid: {len(valid.src)} pairs")
+    train, train_dropped = read_training_pairs(cfg.data)
+    valid_raw = read_split(cfg.data, cfg.data.valid_split)
+    valid = ParallelText([normalize(s) for s in valid_raw.src], [normalize(t) for t in valid_raw.tgt])
 
     tokenizers = train_tokenizers(cfg.tokenizer, train.src, train.tgt)
     save_tokenizers(tokenizers, run.tokenizer)
     log(f"tokenizer: {cfg.tokenizer.type}, vocab {tokenizers.src.vocab_size} (src) / "
         f"{tokenizers.tgt.vocab_size} (tgt), {'joint' if tokenizers.joint else 'separate'}")
 
-    paths = dataset.save_split(run.data, "train",
-                               EncodedSplit.from_sequences([tokenizers.src.encode(s) for s in train.src]),
-                               EncodedSplit.from_sequences([tokenizers.tgt.encode(t) for t in train.tgt]))
+    train_ids = tokenizers.src.encode_batch(train.src), tokenizers.tgt.encode_batch(train.tgt)
+    valid_ids = tokenizers.src.encode_batch(valid.src), tokenizers.tgt.encode_batch(valid.tgt)
+    stats = {"train": split_stats(train, *train_ids, train_dropped),
+             "valid": split_stats(valid, *valid_ids, _invalid_drops(valid_raw))}
+    for line in format_table(stats):
+        log(line)
+
+    paths = dataset.save_split(run.data, "train", *map(EncodedSplit.from_sequences, train_ids))
     # dev references stay raw: BLEU compares detokenised output with the text as given
-    atomic.write_text(run.valid_text("src"), "".join(normalize(s) + "\n" for s in valid.src))
-    atomic.write_text(run.valid_text("ref"), "".join(t + "\n" for t in valid.tgt))
+    atomic.write_text(run.valid_text("src"), "".join(s + "\n" for s in valid.src))
+    atomic.write_text(run.valid_text("ref"), "".join(t + "\n" for t in valid_raw.tgt))
+    atomic.write_text(run.root / STATS, json.dumps(stats, indent=2))
     atomic.write_text(run.config, dump_yaml(cfg))
-    paths += [run.valid_text("src"), run.valid_text("ref"), *sorted(run.tokenizer.iterdir())]
-    info = {"train_pairs": kept, "dropped": dict(dropped), "valid_pairs": len(valid.src),
+    paths += [run.valid_text("src"), run.valid_text("ref"), run.root / STATS, *sorted(run.tokenizer.iterdir())]
+    info = {"train_pairs": len(train.src), "dropped": stats["train"]["dropped"], "valid_pairs": len(valid.src),
             "src_vocab": tokenizers.src.vocab_size, "tgt_vocab": tokenizers.tgt.vocab_size}
     dataset.write_manifest(run.root, paths, info)
     return info
+
+
+def read_training_pairs(data_cfg):
+    """The cleaned training pairs and the drop counts per reason; an error if nothing is left."""
+    raw = read_split(data_cfg, data_cfg.train_split)
+    train, dropped = clean_training_pairs(raw, data_cfg.max_words, data_cfg.max_length_ratio)
+    dropped.update(_invalid_drops(raw))
+    if not train.src:
+        drops = ", ".join(f"{n} {why}" for why, n in sorted(dropped.items()))
+        raise NmtError(f"{data_cfg.dir or data_cfg.hf_dataset}: no training pairs left after filtering "
+                       f"(dropped {drops}; see data.max_words, data.max_length_ratio)")
+    return train, dropped
+
+
+def _invalid_drops(text):
+    return {"invalid UTF-8": text.skipped_invalid} if text.skipped_invalid else {}

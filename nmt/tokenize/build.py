@@ -1,18 +1,37 @@
-"""Train, save and load the source/target tokenizer pair described by a TokenizerConfig."""
+"""The tokenizer kinds, and training, saving and loading the source/target pair a TokenizerConfig describes."""
 import json
+import random
 from pathlib import Path
 
 from nmt import atomic
 from nmt.errors import NmtError
 from nmt.tokenize.base import Tokenizers
 from nmt.tokenize.sentencepiece import SentencePieceTokenizer
+from nmt.tokenize.wordpiece import WordPieceTokenizer
 
 MANIFEST = "tokenizer.json"
+SAMPLE_SEED = 0  # the same corpus and settings always give the same tokenizer
+
+# `tokenizer.type` -> the class that trains and loads that kind: the one place the kinds are listed
+KINDS = {**{kind: SentencePieceTokenizer for kind in SentencePieceTokenizer.model_types},
+         WordPieceTokenizer.kind: WordPieceTokenizer}
+# manifests written before there were several kinds say "sentencepiece"; the model file knows its type
+LEGACY_KINDS = {"sentencepiece": SentencePieceTokenizer}
+
+
+def training_sample(sentences, max_sentences):
+    """At most `max_sentences` of `sentences`, drawn with a fixed seed, in corpus order."""
+    sentences = list(sentences)
+    if len(sentences) <= max_sentences:
+        return sentences
+    chosen = sorted(random.Random(SAMPLE_SEED).sample(range(len(sentences)), max_sentences))
+    return [sentences[i] for i in chosen]
 
 
 def train_tokenizers(cfg, src_sentences, tgt_sentences):
     def train(sentences):
-        return SentencePieceTokenizer.train(sentences, cfg.type, cfg.vocab_size, cfg.character_coverage)
+        sample = training_sample(sentences, cfg.max_sentences)
+        return KINDS[cfg.type].train(sample, cfg.type, cfg.vocab_size, cfg.character_coverage)
 
     if cfg.joint:
         shared = train(list(src_sentences) + list(tgt_sentences))
@@ -22,12 +41,11 @@ def train_tokenizers(cfg, src_sentences, tgt_sentences):
 
 def save_tokenizers(tokenizers, directory):
     directory = Path(directory)
-    names = {"src": "joint", "tgt": "joint"} if tokenizers.joint else {"src": "src", "tgt": "tgt"}
-    tokenizers.src.save(directory, names["src"])
-    if not tokenizers.joint:
-        tokenizers.tgt.save(directory, names["tgt"])
-    manifest = {"kind": "sentencepiece", "joint": tokenizers.joint,
-                "src": f"{names['src']}.model", "tgt": f"{names['tgt']}.model"}
+    if tokenizers.joint:
+        src_file = tgt_file = tokenizers.src.save(directory, "joint")
+    else:
+        src_file, tgt_file = tokenizers.src.save(directory, "src"), tokenizers.tgt.save(directory, "tgt")
+    manifest = {"kind": tokenizers.src.kind, "joint": tokenizers.joint, "src": src_file, "tgt": tgt_file}
     atomic.write_text(directory / MANIFEST, json.dumps(manifest, indent=2))
 
 
@@ -35,9 +53,12 @@ def load_tokenizers(directory):
     directory = Path(directory)
     try:
         manifest = json.loads((directory / MANIFEST).read_text(encoding="utf-8"))
-        src_file, tgt_file, joint = manifest["src"], manifest["tgt"], bool(manifest["joint"])
+        kind, src_file, tgt_file, joint = manifest["kind"], manifest["src"], manifest["tgt"], bool(manifest["joint"])
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise NmtError(f"{directory / MANIFEST}: missing or invalid tokenizer manifest ({e})") from None
-    src = SentencePieceTokenizer.load(directory / Path(src_file).name)
-    tgt = src if joint else SentencePieceTokenizer.load(directory / Path(tgt_file).name)
+    cls = {**KINDS, **LEGACY_KINDS}.get(kind)
+    if cls is None:
+        raise NmtError(f"{directory / MANIFEST}: unknown tokenizer kind {kind!r} (this nmt knows {', '.join(KINDS)})")
+    src = cls.load(directory / Path(src_file).name, kind)
+    tgt = src if joint else cls.load(directory / Path(tgt_file).name, kind)
     return Tokenizers(src, tgt, joint)

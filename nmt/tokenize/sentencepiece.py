@@ -1,4 +1,4 @@
-"""sentencepiece models (BPE, unigram, char, word) behind the Tokenizer interface."""
+"""sentencepiece models (kinds bpe, unigram, char, word) behind the Tokenizer interface."""
 import io
 from pathlib import Path
 
@@ -9,38 +9,46 @@ from nmt.errors import NmtError
 from nmt.tokenize.base import BOS_ID, EOS_ID, PAD_ID, UNK_ID, Tokenizer
 
 
-MODEL_TYPES = ("bpe", "unigram", "char", "word")  # `tokenizer.type`: sentencepiece's model types
+WORD_BOUNDARY = "\u2581"  # "▁", sentencepiece's mark for the space before a word
 
 
 class SentencePieceTokenizer(Tokenizer):
-    def __init__(self, model_proto: bytes):
-        self.proto = model_proto
+    model_types = ("bpe", "unigram", "char", "word")  # the kinds this class trains, sentencepiece's names
+    min_vocab_size = 300
+    min_vocab_reason = "4 special symbols and 256 byte-fallback pieces, with room for real pieces"
+
+    def __init__(self, model_proto: bytes, kind):
+        self.proto, self.kind = model_proto, kind
         self.sp = spm.SentencePieceProcessor(model_proto=model_proto)
 
     @classmethod
-    def train(cls, sentences, model_type, vocab_size, character_coverage):
+    def train(cls, sentences, kind, vocab_size, character_coverage):
         model = io.BytesIO()
         try:
             spm.SentencePieceTrainer.train(
                 sentence_iterator=iter(sentences), model_writer=model,
-                model_type=model_type, vocab_size=vocab_size, character_coverage=character_coverage,
+                model_type=kind, vocab_size=vocab_size, character_coverage=character_coverage,
                 pad_id=PAD_ID, unk_id=UNK_ID, bos_id=BOS_ID, eos_id=EOS_ID,
                 # we normalise (NFC, spaces) ourselves; identity keeps decode(encode(x)) == x,
                 # and byte fallback spells unseen characters instead of mapping them to <unk>
                 normalization_rule_name="identity", byte_fallback=True,
-                input_sentence_size=2_000_000, shuffle_input_sentence=True,
+                input_sentence_size=0,  # build.py has already sampled at most tokenizer.max_sentences
                 num_threads=2, minloglevel=2)
         except RuntimeError as e:
-            raise NmtError(f"sentencepiece could not train a {model_type} model of "
+            raise NmtError(f"sentencepiece could not train a {kind} model of "
                            f"{vocab_size} pieces: {str(e).strip().splitlines()[-1]}") from None
-        return cls(model.getvalue())
+        return cls(model.getvalue(), kind)
 
     @classmethod
-    def load(cls, path):
+    def load(cls, path, kind):
         try:
-            return cls(Path(path).read_bytes())
+            return cls(Path(path).read_bytes(), kind)
         except (OSError, RuntimeError) as e:
             raise NmtError(f"{path}: not a readable sentencepiece model ({e})") from None
+
+    def save(self, directory, name):
+        atomic.write_bytes(Path(directory) / f"{name}.model", self.proto)
+        return f"{name}.model"
 
     @property
     def vocab_size(self):
@@ -49,8 +57,15 @@ class SentencePieceTokenizer(Tokenizer):
     def encode(self, text):
         return self.sp.encode(text)
 
-    def decode(self, ids):
-        return self.sp.decode(list(ids))
+    def encode_batch(self, texts):
+        return self.sp.encode(list(texts))  # a list is encoded on all cores (num_threads=-1)
 
-    def save(self, directory, name):
-        atomic.write_bytes(Path(directory) / f"{name}.model", self.proto)
+    def sample(self, text, alpha):
+        """One random segmentation: BPE-dropout with rate `alpha` (bpe), or sampling from the
+        unigram lattice with smoothing `alpha` (unigram)."""
+        return self.sp.encode(text, enable_sampling=True, alpha=alpha, nbest_size=-1)
+
+    def decode(self, ids):
+        # the word model spells an unknown word in bytes, its leading word-boundary mark "▁" included,
+        # and decoding leaves a byte-spelt "▁" as it is; every other "▁" it already turns into a space
+        return self.sp.decode(list(ids)).replace(WORD_BOUNDARY, " ").lstrip(" ")
