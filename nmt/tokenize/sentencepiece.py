@@ -52,5 +52,8 @@ class SentencePieceTokenizer(Tokenizer):
     def decode(self, ids):
         return self.sp.decode(list(ids))
 
+    def pieces(self):
+        return [self.sp.id_to_piece(i) for i in range(self.vocab_size)]
+
     def save(self, directory, name):
         atomic.write_bytes(Path(directory) / f"{name}.model", self.proto)
