@@ -14,7 +14,7 @@ DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 def cast_weights(model, dtype, device):
-    """The model with floating-point weights in `dtype` (fp32 | bf16 | fp16); fp16 only on a GPU,
+    """The model (changed in place) with floating-point weights in `dtype` (fp32 | bf16 | fp16); fp16 only on a GPU,
     where it has fast kernels (on a CPU, bf16 is the half-width choice)."""
     if dtype not in DTYPES:
         raise NmtError(f"--dtype {dtype}: expected one of {', '.join(DTYPES)}")
