@@ -156,6 +156,8 @@ def _check_translate_flags(args):
         raise NmtError("--temperature must be > 0 and --top-p in (0, 1]")
     if args.sample and ((args.beam or 1) > 1 or (args.n_best or 1) > 1):
         raise NmtError("--sample draws one output per line: leave out --beam and --n-best")
+    if args.quantize and args.dtype != "fp32":
+        raise NmtError(f"--quantize {args.quantize} converts fp32 weights: leave out --dtype {args.dtype}")
     if args.output is not None and args.output.is_dir():
         raise NmtError(f"--output {args.output}: is a directory, not a file")
 

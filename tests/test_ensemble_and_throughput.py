@@ -160,3 +160,50 @@ def test_precision_options_refuse_a_device_they_do_not_run_on():
         quantize_int8(eos_leaning_model(0), "cuda")
     with pytest.raises(NmtError, match="--dtype fp8: expected one of fp32, bf16, fp16"):
         cast_weights(eos_leaning_model(0), "fp8", "cpu")
+
+
+# --- through the command line ------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def exported(parts, tiny_cfg, tmp_path_factory):
+    from nmt.export import export_model
+
+    directory = tmp_path_factory.mktemp("exported") / "model"
+    export_model(directory, parts[0], tiny_cfg.model, tiny_cfg.decode, parts[1])
+    return directory
+
+
+def test_cli_ensemble_sampling_and_options(parts, tiny_cfg, exported, run_cli):
+    text = "".join(line + "\n" for line in MANY_LINES)
+    model, tokenizers = parts
+
+    def in_process(**overrides):
+        translator = Translator.from_config(model, tokenizers, "cpu", tiny_cfg.decode, **overrides)
+        return "".join(line + "\n" for line in translator.translate(MANY_LINES))
+
+    pair = run_cli("translate", "--model", exported, exported, "--device", "cpu", stdin=text)
+    assert pair.returncode == 0, pair.stderr
+    assert pair.stdout == in_process()  # an ensemble of a model with itself is the model
+    sample = run_cli("translate", "--model", exported, "--device", "cpu", "--sample", "--top-k", "5", "--seed", "3",
+                     "--chunk-lines", "2", "--batch-size", "1", stdin=text)
+    assert sample.returncode == 0, sample.stderr
+    assert sample.stdout == in_process(sampling=Sampling(top_k=5, seed=3))
+    options = run_cli("translate", "--model", exported, "--device", "cpu", "--min-len", "2", "--no-repeat-ngram", "2",
+                      "--unk-penalty", "1", "--length-norm", "plain", "--quantize", "int8", stdin=text)
+    assert options.returncode == 0 and options.stdout.count("\n") == len(MANY_LINES), options.stderr
+
+
+@pytest.mark.parametrize("args, expect", [
+    (["--min-len", "-1"], "--min-len must be at least 0"),
+    (["--no-repeat-ngram", "-2"], "--no-repeat-ngram must be at least 0"),
+    (["--unk-penalty", "-1"], "--unk-penalty must be >= 0"),
+    (["--length-norm", "average"], "--length-norm average: expected gnmt or plain"),
+    (["--sample", "--beam", "4"], "--sample draws one output per line"),
+    (["--top-p", "0"], "--top-p in (0, 1]"),
+    (["--dtype", "bf16", "--quantize", "int8"], "--quantize int8 converts fp32 weights"),
+    (["--dtype", "fp16"], "--dtype fp16 needs a CUDA device"),
+])
+def test_cli_bad_decoding_options_are_one_line_errors(exported, run_cli, args, expect):
+    result = run_cli("translate", "--model", exported, "--device", "cpu", *args, stdin="a dog\n")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.count("\n") == 1 and expect in result.stderr, result.stderr
