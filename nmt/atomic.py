@@ -51,6 +51,12 @@ def write_bytes(path, data):
         Path(tmp).write_bytes(data)
 
 
+def write_lines(path, lines):
+    """Write an iterable of text lines (each with its newline) as they come: memory holds one at a time."""
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8", newline="") as f:
+        f.writelines(lines)
+
+
 @contextlib.contextmanager
 def atomic_dir(path):
     """Yield a fresh temporary directory; on success it replaces `path` as a whole."""

@@ -18,6 +18,35 @@ def _config_args(parser):
     parser.add_argument("--run-dir", type=Path, help="run directory (default: runs/NAME)")
 
 
+def _translate_args(p):
+    p.add_argument("--model", type=Path, nargs="+", required=True,
+                   help="exported model directory (a run's best/); several: an ensemble averaging probabilities")
+    p.add_argument("--input", type=Path, help="input file (default: stdin)")
+    p.add_argument("--output", type=Path, help="output file (default: stdout)")
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
+    p.add_argument("--batch-size", type=int, help="sentences per batch")
+    p.add_argument("--chunk-lines", type=int, default=100_000, help="lines read, translated and written at a time")
+    search = p.add_argument_group("search (defaults: the model's decode settings)")
+    search.add_argument("--beam", type=int, help="beam size (1 = greedy)")
+    search.add_argument("--n-best", type=int, help="print the N best translations, tab-separated with scores")
+    search.add_argument("--lenpen", type=float, help="length penalty alpha")
+    search.add_argument("--length-norm", help="gnmt: divide by ((5+|Y|)/6)^alpha; plain: by |Y|^alpha")
+    search.add_argument("--min-len", type=int, help="no output shorter than this many tokens")
+    search.add_argument("--max-len-a", type=float, help="output length cap: a * source tokens + b")
+    search.add_argument("--max-len-b", type=int, help="see --max-len-a")
+    search.add_argument("--no-repeat-ngram", type=int, help="no n-gram of this size twice in an output; 0 = off")
+    search.add_argument("--unk-penalty", type=float, help="subtracted from <unk>'s log-probability")
+    sample = p.add_argument_group("sampling (instead of search)")
+    sample.add_argument("--sample", action="store_true", help="draw each output token at random")
+    sample.add_argument("--temperature", type=float, default=1.0, help="< 1 sharper, > 1 flatter")
+    sample.add_argument("--top-k", type=int, default=0, help="draw among the k most probable tokens; 0 = all")
+    sample.add_argument("--top-p", type=float, default=1.0, help="draw among the fewest tokens holding p")
+    sample.add_argument("--seed", type=int, default=0, help="line i draws from a generator seeded by (seed, i)")
+    speed = p.add_argument_group("precision")
+    speed.add_argument("--dtype", default="fp32", help="weights' type: fp32 | bf16 | fp16 (CUDA only)")
+    speed.add_argument("--quantize", choices=["int8"], help="int8 linear layers (dynamic quantisation, CPU only)")
+
+
 def build_parser():
     common = argparse.ArgumentParser(add_help=False)
     # SUPPRESS: a subcommand's own (absent) --debug must not reset `nmt --debug COMMAND`; main() defaults it
@@ -35,15 +64,8 @@ def build_parser():
                    help="wall-clock training budget (sets train.limits.max_time)")
     p.add_argument("--resume", action="store_true", help="continue from the run's checkpoints/last.pt")
 
-    p = sub.add_parser("translate", parents=[common], help="translate text with an exported model")
-    p.add_argument("--model", type=Path, required=True, help="exported model directory (a run's best/)")
-    p.add_argument("--beam", type=int, help="beam size (1 = greedy); default: the model's")
-    p.add_argument("--lenpen", type=float, help="length penalty alpha; default: the model's")
-    p.add_argument("--n-best", type=int, help="print the N best translations, tab-separated with scores")
-    p.add_argument("--batch-size", type=int, help="sentences per batch")
-    p.add_argument("--input", type=Path, help="input file (default: stdin)")
-    p.add_argument("--output", type=Path, help="output file (default: stdout)")
-    p.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
+    p = sub.add_parser("translate", parents=[common], help="translate text with an exported model (or an ensemble)")
+    _translate_args(p)
 
     p = sub.add_parser("export", parents=[common], help="convert an exported model for another inference engine")
     p.add_argument("--format", required=True, choices=["ctranslate2"], help="what to convert to")
@@ -109,56 +131,114 @@ def cmd_train(args):
     print(f"best dev BLEU {best:.2f}; model in {run_dir / 'best'}", file=sys.stderr)
 
 
-def read_input_lines(path):
-    """Input lines for translation: split on newlines only (never on other Unicode breaks),
-    undecodable bytes replaced, so output line i always answers input line i."""
-    data = sys.stdin.buffer.read() if path is None else _read_file_bytes(path)
-    text = data.decode("utf-8", errors="replace")
-    lines = text.split("\n")
-    if lines[-1] == "":
-        lines.pop()
-    return [line.rstrip("\r") for line in lines]
+def read_input_lines(source):
+    """Input lines for translation, read lazily from a binary stream: split on newlines only (never
+    on other Unicode breaks), undecodable bytes replaced, so output line i always answers input line i."""
+    for raw in source:  # binary streams split at b"\n" only, which no multi-byte UTF-8 character contains
+        yield raw.decode("utf-8", errors="replace").removesuffix("\n").removesuffix("\r")
 
 
-def _read_file_bytes(path):
+def _open_input(path):
+    if path is None:
+        return sys.stdin.buffer
     if not path.exists():
         raise NmtError(f"{path}: file not found")
     if path.is_dir():
         raise NmtError(f"{path}: is a directory, not a file")
-    return path.read_bytes()
+    return open(path, "rb")
+
+
+_AT_LEAST = {"beam": 1, "batch_size": 1, "chunk_lines": 1, "min_len": 0, "max_len_b": 1, "no_repeat_ngram": 0,
+             "top_k": 0}
+_NOT_NEGATIVE = ("lenpen", "max_len_a", "unk_penalty")
+
+
+def _check_translate_flags(args):
+    """Refuse impossible settings before the slow model load, each in one line naming its flag."""
+    for name, minimum in _AT_LEAST.items():
+        if getattr(args, name) is not None and getattr(args, name) < minimum:
+            raise NmtError(f"--{name.replace('_', '-')} must be at least {minimum}")
+    for name in _NOT_NEGATIVE:
+        if getattr(args, name) is not None and getattr(args, name) < 0:
+            raise NmtError(f"--{name.replace('_', '-')} must be >= 0")
+    if args.n_best is not None and not 1 <= args.n_best <= (args.beam or args.n_best):
+        raise NmtError("--n-best must be between 1 and --beam")
+    if args.length_norm not in (None, "gnmt", "plain"):
+        raise NmtError(f"--length-norm {args.length_norm}: expected gnmt or plain")
+    if args.temperature <= 0 or not 0 < args.top_p <= 1:
+        raise NmtError("--temperature must be > 0 and --top-p in (0, 1]")
+    if args.sample and ((args.beam or 1) > 1 or (args.n_best or 1) > 1):
+        raise NmtError("--sample draws one output per line: leave out --beam and --n-best")
+    if args.quantize and args.dtype != "fp32":
+        raise NmtError(f"--quantize {args.quantize} converts fp32 weights: leave out --dtype {args.dtype}")
+    if args.output is not None and args.output.is_dir():
+        raise NmtError(f"--output {args.output}: is a directory, not a file")
+
+
+def _load_models(args, device):
+    """(model, tokenizers, decode settings) of --model: one model, or the Ensemble of several."""
+    from nmt.decode.ensemble import Ensemble, check_same_vocabularies
+    from nmt.decode.precision import cast_weights, quantize_int8
+    from nmt.export import load_model
+
+    loaded = [load_model(directory, device) for directory in args.model]
+    check_same_vocabularies([tokenizers for _, tokenizers, _ in loaded], args.model)
+    models = [cast_weights(model, args.dtype, device) for model, _, _ in loaded]
+    if args.quantize == "int8":
+        models = [quantize_int8(model, device) for model in models]
+    model = models[0] if len(models) == 1 else Ensemble(models)
+    return model, loaded[0][1], loaded[0][2]  # decode settings: the first model's
+
+
+def _make_translator(args, device):
+    from nmt.decode.sampling import Sampling
+    from nmt.decode.translate import Translator
+
+    model, tokenizers, decode_cfg = _load_models(args, device)
+    sampling = Sampling(args.temperature, args.top_k, args.top_p, args.seed) if args.sample else None
+    flags = {name: getattr(args, name) for name in ("beam", "lenpen", "length_norm", "min_len", "max_len_a",
+                                                    "max_len_b", "no_repeat_ngram", "unk_penalty", "batch_size")}
+    return Translator.from_config(model, tokenizers, device, decode_cfg, n_best=args.n_best or 1,
+                                  sampling=sampling, **flags)
+
+
+def _format(nbest, with_scores):
+    if with_scores:
+        return "\t".join(f"{t.text}\t{t.score:.4f}" for t in nbest) + "\n"
+    return nbest[0].text + "\n"
+
+
+def _progress_bar(path):
+    """A tqdm bar with ETA on an interactive terminal (stderr), for a file whose lines it counts; else None."""
+    if not sys.stderr.isatty():
+        return None
+    from tqdm import tqdm
+
+    total = None
+    if path is not None:
+        with open(path, "rb") as f:
+            total = sum(block.count(b"\n") for block in iter(lambda: f.read(1 << 20), b""))
+    return tqdm(total=total, unit="sent", dynamic_ncols=True, file=sys.stderr)
 
 
 def cmd_translate(args):
-    if args.beam is not None and args.beam < 1:
-        raise NmtError("--beam must be at least 1")
-    if args.n_best is not None and not 1 <= args.n_best <= (args.beam or args.n_best):
-        raise NmtError("--n-best must be between 1 and --beam")
-    if args.batch_size is not None and args.batch_size < 1:
-        raise NmtError("--batch-size must be at least 1")
-    if args.lenpen is not None and args.lenpen < 0:
-        raise NmtError("--lenpen must be >= 0")
-    if args.output is not None and args.output.is_dir():
-        raise NmtError(f"--output {args.output}: is a directory, not a file")
-    source = read_input_lines(args.input)  # a missing input fails before the slow model load
-    from nmt.decode.translate import Translator  # torch: imported once the options are known to be valid
-    from nmt.device import pick_device
-    from nmt.export import load_model
+    _check_translate_flags(args)
+    source = _open_input(args.input)  # a missing input fails before the slow model load
+    from nmt.device import pick_device  # torch: imported once the options are known to be valid
 
     device = pick_device(args.device)
-    model, tokenizers, decode_cfg = load_model(args.model, device)
-    translator = Translator.from_config(model, tokenizers, device, decode_cfg, beam=args.beam, lenpen=args.lenpen,
-                                        n_best=args.n_best or 1, batch_size=args.batch_size)
-    results = translator.translate_nbest(source)
-    if args.n_best:
-        lines = ["\t".join(f"{t.text}\t{t.score:.4f}" for t in nbest) for nbest in results]
-    else:
-        lines = [nbest[0].text for nbest in results]
-    text = "".join(line + "\n" for line in lines)
+    translator = _make_translator(args, device)
+    bar = _progress_bar(args.input)
+    results = translator.translate_stream(read_input_lines(source), args.chunk_lines,
+                                          progress=bar.update if bar else lambda sentences: None)
+    lines = (_format(nbest, args.n_best is not None) for nbest in results)
     if args.output is None:
-        sys.stdout.write(text)
+        sys.stdout.writelines(lines)
     else:
         from nmt import atomic
-        atomic.write_text(args.output, text)
+        atomic.write_lines(args.output, lines)
+    if bar:
+        bar.close()
     if translator.truncated:
         print(f"warning: {translator.truncated} input lines were longer than the model's "
               f"{translator.max_source_tokens} source tokens and were truncated", file=sys.stderr)

@@ -14,6 +14,7 @@ import yaml
 from pydantic import Field, ValidationError, model_validator
 
 from nmt.errors import NmtError
+from nmt.decode.penalties import LENGTH_NORMS
 from nmt.models.build import ModelConfig, TransformerConfig
 from nmt.schema import Float, Probability, Section, choice, explain, kinds_at, kinds_of, section_class
 from nmt.tokenize.build import KINDS
@@ -122,11 +123,16 @@ class TrainConfig(Section):
 
 class DecodeConfig(Section):
     beam: int = Field(5, ge=1, description="beam size; 1 = greedy")
-    lenpen: Float = Field(1.0, ge=0, description="length penalty alpha (Wu et al. 2016); 0 = none")
+    lenpen: Float = Field(1.0, ge=0, description="length penalty alpha (exponent of length_norm); 0 = none")
+    length_norm: choice(LENGTH_NORMS) = Field(
+        "gnmt", description="score = log-prob / penalty: gnmt ((5+|Y|)/6)^lenpen (Wu et al.) | plain |Y|^lenpen")
     max_len_a: Float = Field(1.5, ge=0, description="output length limit: a * source length + b tokens")
     max_len_b: int = Field(10, ge=1, description="see max_len_a")
     batch_size: int = Field(64, ge=1, description="sentences per decoding batch")
     n_best: int = Field(1, ge=1, description="translations kept per sentence (at most beam)")
+    min_len: int = Field(0, ge=0, description="tokens an output has at least (EOS blocked before); the cap wins")
+    no_repeat_ngram: int = Field(0, ge=0, description="no n-gram of this size twice in an output; 0 = off")
+    unk_penalty: Float = Field(0.0, ge=0, description="subtracted from <unk>'s log-probability at every step")
 
     @model_validator(mode="after")
     def _n_best_within_beam(self):

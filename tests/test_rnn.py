@@ -19,6 +19,7 @@ from nmt.models.build import RNNConfig
 from nmt.models.rnn import Attention, RNNModel, word_dropout
 from nmt.tokenize.base import BOS_ID, EOS_ID, PAD_ID, UNK_ID
 from nmt.train.loop import Trainer
+from nmt.train.losses import label_smoothed_cross_entropy
 
 ATTENTIONS = ["additive", "dot", "general"]
 MAX_LEN_A, MAX_LEN_B = 1.0, 3
@@ -320,12 +321,17 @@ def test_dropouts_are_off_in_eval_mode():
         assert not torch.equal(model(src, tgt_in), first)
 
 
-def test_bf16_autocast_training_step_runs():
+def test_bf16_autocast_training_step_runs_with_the_loss_in_fp32():
     model = make_rnn(seed=9, decoder_layers=2, layer_norm=True, residual=True).train()
     src, tgt_in = example_batch(seed=9)
     with torch.autocast("cpu", dtype=torch.bfloat16):
         logits = model(src, tgt_in)
-    logits.float().sum().backward()
+    target = tgt_in.roll(-1, dims=1)
+    loss = label_smoothed_cross_entropy(logits, target, 0.1)  # outside autocast, as Trainer.forward_backward
+    assert logits.dtype == torch.bfloat16 and loss.dtype == torch.float32
+    # the loss is the fp32 loss of the bf16 logits, not a bf16 sum (which would round it to 3 digits)
+    assert loss.item() == label_smoothed_cross_entropy(logits.float(), target, 0.1).item()
+    loss.backward()
     assert logits.shape == (3, tgt_in.size(1), VOCAB)
     assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in model.parameters() if p.requires_grad)
 

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 
 import torch
 
-from nmt.decode.penalties import constrain, length_penalty, max_output_lengths
+from nmt.decode.penalties import length_penalty, max_output_lengths
+from nmt.decode.rules import SearchRules
 from nmt.tokenize.base import BOS_ID, EOS_ID, PAD_ID
 
 
@@ -21,18 +22,18 @@ class Hypothesis:
     log_prob: float    # sum of token log-probabilities, EOS included
 
 
-def beam_search(model, src, beam, lenpen, max_len_a, max_len_b, n_best=1):
-    """n_best Hypotheses per source row, best first."""
+def beam_search(model, src, beam, lenpen, max_len_a, max_len_b, n_best=1, rules=SearchRules(), length_norm="gnmt"):
+    """n_best Hypotheses per source row, best first (by log-probability over `length_norm`'s penalty)."""
     with model.generation_mode():
         batch, device = src.size(0), src.device
         limits = max_output_lengths((src != PAD_ID).sum(1), max_len_a, max_len_b, model.max_positions)
         state = model.reorder_state(model.encode(src), torch.arange(batch, device=device).repeat_interleave(beam))
-        search = _BeamState(batch, beam, device)
+        search = _BeamState(batch, beam, device, lambda n: length_penalty(n, lenpen, length_norm))
         finished = [[] for _ in range(batch)]
         for step in range(int(limits.max()) + 1):
             log_probs, state = model.decode_step(search.prefixes[:, -1], state)
             at_limit = (limits[search.sentences] == step).repeat_interleave(beam)
-            rows = search.advance(constrain(log_probs, at_limit), step, lenpen, finished)
+            rows = search.advance(rules.apply(log_probs, search.prefixes, step, at_limit), step, finished)
             state = model.reorder_state(state, rows)
             done = torch.tensor([len(finished[s]) >= beam for s in search.sentences.tolist()], device=device)
             done |= limits[search.sentences] == step
@@ -46,14 +47,14 @@ def beam_search(model, src, beam, lenpen, max_len_a, max_len_b, n_best=1):
 class _BeamState:
     """The live beams: prefixes (rows, t+1), cumulative scores (sentences, K), sentence ids."""
 
-    def __init__(self, batch, beam, device):
-        self.beam = beam
+    def __init__(self, batch, beam, device, penalty):
+        self.beam, self.penalty = beam, penalty  # penalty(length with EOS) divides a finished log-probability
         self.sentences = torch.arange(batch, device=device)
         self.prefixes = torch.full((batch * beam, 1), BOS_ID, dtype=torch.long, device=device)
         self.scores = torch.zeros(batch, beam, device=device)
         self.scores[:, 1:] = float("-inf")  # all beams start identical: only the first is live
 
-    def advance(self, log_probs, step, lenpen, finished):
+    def advance(self, log_probs, step, finished):
         """Extend the beams by one token; returns the state rows the new beams come from."""
         n, k = self.scores.shape
         vocab = log_probs.size(-1)
@@ -61,7 +62,7 @@ class _BeamState:
         top_scores, top_index = candidates.topk(2 * k, dim=1)
         top_beam, top_token = top_index // vocab, top_index % vocab
         is_eos = top_token == EOS_ID
-        self._finish(is_eos[:, :k] & top_scores[:, :k].isfinite(), top_scores, top_beam, step, lenpen, finished)
+        self._finish(is_eos[:, :k] & top_scores[:, :k].isfinite(), top_scores, top_beam, step, finished)
         # the K best candidates that do not end: rank EOS candidates after all others
         order = (is_eos.long() * 2 * k + torch.arange(2 * k, device=is_eos.device)).argsort(dim=1)[:, :k]
         rows = (torch.arange(n, device=is_eos.device)[:, None] * k + top_beam.gather(1, order)).view(-1)
@@ -69,8 +70,8 @@ class _BeamState:
         self.scores = top_scores.gather(1, order)
         return rows
 
-    def _finish(self, ends, top_scores, top_beam, step, lenpen, finished):
-        penalty = float(length_penalty(torch.tensor(step + 1.0), lenpen))
+    def _finish(self, ends, top_scores, top_beam, step, finished):
+        penalty = float(self.penalty(torch.tensor(step + 1.0)))
         for i, j in ends.nonzero().tolist():
             sentence = int(self.sentences[i])
             if len(finished[sentence]) < self.beam:

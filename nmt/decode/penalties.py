@@ -1,7 +1,7 @@
-"""Length rules shared by every decoder: the output-length cap and the length penalty."""
+"""Length rules shared by every decoder: the output-length cap and length normalisation of scores."""
 import torch
 
-from nmt.tokenize.base import BOS_ID, EOS_ID, PAD_ID
+LENGTH_NORMS = ("gnmt", "plain")  # how a finished hypothesis' log-probability is divided by its length
 
 
 def max_output_lengths(src_lengths, a, b, max_positions=None):
@@ -11,20 +11,14 @@ def max_output_lengths(src_lengths, a, b, max_positions=None):
     return limits if max_positions is None else limits.clamp(max=max_positions - 1)
 
 
-def length_penalty(lengths, alpha):
-    """Wu et al. (2016): ((5 + |Y|) / 6) ** alpha; a hypothesis' score is its log-probability over this."""
-    return ((5.0 + lengths) / 6.0) ** alpha
+def length_penalty(lengths, alpha, kind="gnmt"):
+    """The divisor of a hypothesis' log-probability; `lengths` count EOS.
 
-
-def constrain(log_probs, at_limit, eos=EOS_ID, never=(PAD_ID, BOS_ID)):
-    """Rule out tokens no output may contain (padding, BOS); rows at their length cap may only end.
-
-    A forced EOS keeps the model's own log-probability, so scores stay true probabilities.
+    gnmt:  Wu et al. (2016), ((5 + |Y|) / 6) ** alpha: the +5 keeps short outputs from swinging wildly.
+    plain: |Y| ** alpha, length normalisation as fairseq's lenpen (alpha 1 = mean log-probability per token).
     """
-    log_probs = log_probs.clone()
-    log_probs[:, list(never)] = float("-inf")
-    if at_limit.any():
-        only_eos = torch.full_like(log_probs, float("-inf"))
-        only_eos[:, eos] = log_probs[:, eos]
-        log_probs = torch.where(at_limit[:, None], only_eos, log_probs)
-    return log_probs
+    if kind == "gnmt":
+        return ((5.0 + lengths) / 6.0) ** alpha
+    if kind == "plain":
+        return lengths ** alpha
+    raise ValueError(f"unknown length normalisation {kind!r}: expected one of {', '.join(LENGTH_NORMS)}")

@@ -42,6 +42,10 @@ class Tokenizer(ABC):
     @abstractmethod
     def decode(self, ids): ...
 
+    def pieces(self):
+        """The vocabulary, id by id: tokenizers with equal pieces mean the same thing by every id."""
+        return [self.decode([i]) for i in range(self.vocab_size)]
+
 
 @dataclass
 class Tokenizers:

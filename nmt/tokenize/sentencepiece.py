@@ -69,3 +69,6 @@ class SentencePieceTokenizer(Tokenizer):
         # the word model spells an unknown word in bytes, its leading word-boundary mark "▁" included,
         # and decoding leaves a byte-spelt "▁" as it is; every other "▁" it already turns into a space
         return self.sp.decode(list(ids)).replace(WORD_BOUNDARY, " ").lstrip(" ")
+
+    def pieces(self):
+        return [self.sp.id_to_piece(i) for i in range(self.vocab_size)]
