@@ -7,7 +7,6 @@
             nmt/train/observers.py: decay the lr on a plateau, keep the dev translations,
             export best/ if BLEU improved, write checkpoints/last.pt, log
 """
-import os
 import resource
 import time
 
@@ -27,8 +26,9 @@ from nmt.models import build_model
 from nmt.rundir import RunDir
 from nmt.tokenize import load_tokenizers
 from nmt.train.checkpoint import load_checkpoint
-from nmt.train.observers import AT_VALIDATION, Validation
-from nmt.train.reporting import Reporter, say
+from nmt.train.distributed import Ranks
+from nmt.train.observers import AT_VALIDATION, Validation, decay_lr_on_plateau
+from nmt.train.reporting import QuietReporter, Reporter, say
 from nmt.train.scheduled_sampling import ScheduledSampling
 from nmt.train.stopping import EarlyStopping
 from nmt.train.update import Update
@@ -40,19 +40,23 @@ def peak_rss_mib():
 
 def train(cfg, run_dir, resume=False):
     """Train until a limit (steps, epochs, time, patience) is reached; returns the best dev BLEU."""
-    trainer = Trainer(cfg, run_dir)
-    if resume:
-        trainer.resume()
-    return trainer.run()
+    ranks = Ranks.from_environment()
+    try:
+        trainer = Trainer(cfg, run_dir, ranks)
+        if resume:
+            trainer.resume()
+        return trainer.run()
+    finally:
+        ranks.close()
 
 
 class Trainer:
-    def __init__(self, cfg, run_dir):
+    def __init__(self, cfg, run_dir, ranks=Ranks()):
         self.started = time.monotonic()
-        self.cfg, self.run_dir = cfg, RunDir(run_dir)
-        torch.manual_seed(cfg.train.seed)
-        torch.set_num_threads(cfg.train.compute.threads or os.cpu_count() or 1)
-        self.device = pick_device(cfg.train.compute.device)
+        self.cfg, self.run_dir, self.ranks = cfg, RunDir(run_dir), ranks
+        torch.manual_seed(cfg.train.seed)  # the same initial weights on every rank
+        torch.set_num_threads(ranks.threads(cfg.train.compute.threads))
+        self.device = pick_device(ranks.device_name(cfg.train.compute.device))
         self.manifest = dataset.verify_manifest(self.run_dir.root)
         self.tokenizers = load_tokenizers(self.run_dir.tokenizer)
         self.train_src, self.train_tgt = dataset.load_split(self.run_dir.data, "train")
@@ -67,15 +71,25 @@ class Trainer:
         self.scheduled_sampling = (ScheduledSampling.from_config(t.scheduled_sampling, cfg.model.type)
                                    if t.scheduled_sampling.enabled else None)
         self.update = Update(self.model, self.optimizer, self.lr_schedule, t.label_smoothing, t.clip_norm,
-                             bf16=t.compute.precision == "bf16", scheduled_sampling=self.scheduled_sampling)
-        self.observers = list(AT_VALIDATION)
-        self.reporter = None
+                             bf16=t.compute.precision == "bf16", scheduled_sampling=self.scheduled_sampling,
+                             ranks=ranks)
+        self.observers = list(AT_VALIDATION) if ranks.is_main else [decay_lr_on_plateau]  # rank 0 writes
+        self.reporter = QuietReporter()
         self.sampler = TokenBatchSampler(self.train_src.lengths, self.train_tgt.lengths, t.batch_tokens, t.seed)
         self.sorted_lengths = np.sort(self.sampler.lengths)  # for the competence curriculum's quantiles
         self.stopping = EarlyStopping(t.validation.patience)
         self.step, self.elapsed_before = 0, 0.0
-        for path in (self.run_dir.checkpoint, self.run_dir.best):  # what a killed run left mid-save
-            atomic.recover(path)
+        self.seed_this_rank()
+        if ranks.is_main:
+            for path in (self.run_dir.checkpoint, self.run_dir.best):  # what a killed run left mid-save
+                atomic.recover(path)
+
+    def seed_this_rank(self):
+        """Other draws (dropout, sampling) per rank, so that ranks do not drop the same units; a function
+        of the step, so a resumed multi-rank run draws anew from where it stopped. One process keeps
+        the seeded stream (and the checkpoint's), which makes its resume exact."""
+        if self.ranks.world > 1:
+            torch.manual_seed((self.cfg.train.seed * 1_000_003 + self.ranks.rank) * 1_000_003 + self.step)
 
     @property
     def elapsed(self):
@@ -120,6 +134,7 @@ class Trainer:
             torch.set_rng_state(state["rng"])
             if state.get("cuda_rng") and torch.cuda.is_available():  # exact on the same number of GPUs
                 torch.cuda.set_rng_state_all(state["cuda_rng"][:torch.cuda.device_count()])
+            self.seed_this_rank()
         except (KeyError, TypeError, ValueError, RuntimeError) as e:
             raise NmtError(f"{path}: damaged checkpoint ({type(e).__name__}: {one_line(e)})") from None
         self.started = time.monotonic()
@@ -132,24 +147,26 @@ class Trainer:
 
     def run(self):
         t = self.cfg.train
-        atomic.write_text(self.run_dir.config, dump_yaml(self.cfg))  # only now: a refused resume keeps the old one
-        self.reporter = Reporter(self.run_dir.metrics, self.run_dir.tensorboard, t.limits.max_steps or None, self.step)
+        if self.ranks.is_main:  # only now: a refused resume keeps the old config.yaml
+            atomic.write_text(self.run_dir.config, dump_yaml(self.cfg))
+            self.reporter = Reporter(self.run_dir.metrics, self.run_dir.tensorboard, t.limits.max_steps or None,
+                                     self.step)
         window = {"loss": 0.0, "tokens": 0, "time": 0.0}
         validated_at = self.step if self.step else None
         try:
             batches = iter(self.sampler)
-            while not self.limit_reached():  # checked before drawing, so the sampler never runs ahead
+            while not self.ranks.any(self.limit_reached()):  # before drawing: the sampler never runs ahead
                 tick = time.monotonic()
                 update = self.draw_update(batches)
                 self.step += 1
                 loss = self.update(update, self.step)
-                tokens = sum(batch.n_tgt_tokens for batch in update)
+                tokens = self.ranks.sum(sum(batch.n_tgt_tokens for batch in update))
                 seconds = time.monotonic() - tick
                 window.update(loss=window["loss"] + loss, tokens=window["tokens"] + tokens,
                               time=window["time"] + seconds)
                 self.reporter.step(loss=f"{loss / tokens:.3f}", lr=f"{self.optimizer.param_groups[0]['lr']:.1e}",
                                    tok_s=f"{tokens / seconds:.0f}")
-                if self.step % t.log_every == 0:
+                if self.step % t.log_every == 0 and self.ranks.is_main:
                     self.log_training(window)
                 if self.step % t.validation.every == 0:
                     self.validate()
@@ -168,17 +185,17 @@ class Trainer:
                    self.elapsed / limits.max_time if limits.max_time else 0.0)
 
     def draw_update(self, batches):
-        """The batches of one update, on the device: `train.accumulate` of them, fewer if the last
-        epoch that `train.limits.max_epochs` allows ends first; the curriculum sets which pairs may come."""
+        """This rank's batches of one update, on the device: of `train.accumulate` per rank, fewer if the
+        last epoch that `train.limits.max_epochs` allows ends first; the curriculum sets which pairs come."""
         self.sampler.length_limit = self.cfg.train.curriculum.length_limit(self.step + 1, self.progress,
                                                                           self.sorted_lengths)
-        update = []
-        for _ in range(self.cfg.train.accumulate):
-            max_epochs = self.cfg.train.limits.max_epochs
-            if update and max_epochs and self.sampler.epoch >= max_epochs:
+        drawn, max_epochs = [], self.cfg.train.limits.max_epochs
+        for _ in range(self.cfg.train.accumulate * self.ranks.world):
+            if drawn and max_epochs and self.sampler.epoch >= max_epochs:
                 break
-            update.append(make_batch(self.train_src, self.train_tgt, next(batches)).to(self.device))
-        return update
+            drawn.append(next(batches))
+        return [make_batch(self.train_src, self.train_tgt, indices).to(self.device)
+                for indices in self.ranks.mine(drawn)]
 
     def log_training(self, window):
         tokens_per_s = window["tokens"] / max(window["time"], 1e-9)
@@ -197,13 +214,16 @@ class Trainer:
     def validate(self):
         """Score the dev set, then call every observer (export, checkpoint, decay, log) in order."""
         tick = time.monotonic()
-        translator = Translator.from_config(self.model, self.tokenizers, self.device, self.cfg.decode,
-                                            beam=self.cfg.train.validation.beam, n_best=1)
-        hypotheses = translator.translate(self.valid_src)
-        scores = score_corpus(hypotheses, self.valid_ref, ("bleu", "chrf"))
-        bleu = scores["bleu"]["score"]
-        improved = self.stopping.update(bleu)
-        validation = Validation(self.step, bleu, scores["chrf"]["score"], improved, self.stopping.best, hypotheses,
+        hypotheses, bleu, chrf = [], 0.0, 0.0
+        if self.ranks.is_main:
+            translator = Translator.from_config(self.model, self.tokenizers, self.device, self.cfg.decode,
+                                                beam=self.cfg.train.validation.beam, n_best=1)
+            hypotheses = translator.translate(self.valid_src)
+            scores = score_corpus(hypotheses, self.valid_ref, ("bleu", "chrf"))
+            bleu, chrf = scores["bleu"]["score"], scores["chrf"]["score"]
+        bleu, chrf = self.ranks.share((bleu, chrf))
+        improved = self.stopping.update(bleu)  # on every rank: all of them stop together
+        validation = Validation(self.step, bleu, chrf, improved, self.stopping.best, hypotheses,
                                 time.monotonic() - tick)
         for observer in self.observers:
             observer(self, validation)

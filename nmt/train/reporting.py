@@ -11,6 +11,19 @@ def say(message):
     tqdm.write(message)
 
 
+class QuietReporter:
+    """The reporter of a rank other than 0: rank 0 alone logs and writes files."""
+
+    def event(self, kind, step, **values):
+        pass
+
+    def step(self, **postfix):
+        pass
+
+    def close(self):
+        pass
+
+
 class Reporter:
     def __init__(self, metrics_path, tensorboard_dir, total_steps=None, initial_step=0):
         self.metrics_path = metrics_path

@@ -6,30 +6,33 @@
     clip the gradient norm; optimizer step
 
 Dividing by the tokens of the whole update, not of each batch, makes an update of 4 batches of B
-sentences the same as one batch of 4B: how an update is split never changes it.
+sentences the same as one batch of 4B: how an update is split, over batches or over ranks
+(nmt/train/distributed.py), never changes it.
 """
 import torch
 
 from nmt.errors import NmtError
+from nmt.train.distributed import Ranks
 from nmt.train.losses import label_smoothed_cross_entropy
 from nmt.train.reporting import say
 
 
 class Update:
     def __init__(self, model, optimizer, lr_schedule, label_smoothing=0.0, clip_norm=0.0, bf16=False,
-                 scheduled_sampling=None):
+                 scheduled_sampling=None, ranks=Ranks()):
         self.model, self.optimizer, self.lr_schedule = model, optimizer, lr_schedule
         self.label_smoothing, self.clip_norm, self.bf16 = label_smoothing, clip_norm, bf16
-        self.scheduled_sampling = scheduled_sampling
+        self.scheduled_sampling, self.ranks = scheduled_sampling, ranks
 
     def __call__(self, batches, step):
-        """Update the model on `batches` (already on the model's device) at update `step`; returns the
-        summed label-smoothed loss. Out of GPU memory, the update is redone with every batch split in
-        halves (then quarters, ...): the same update, smaller peaks."""
+        """Update the model on `batches` (already on the model's device; this rank's share of the update)
+        at update `step`; returns the label-smoothed loss summed over the update. Out of GPU memory, this
+        rank's part is redone with every batch split in halves (then quarters, ...): the same update,
+        smaller peaks."""
         self.model.train()
         for group in self.optimizer.param_groups:
             group["lr"] = self.lr_schedule.rate(step)
-        normaliser = sum(batch.n_tgt_tokens for batch in batches)
+        normaliser = self.ranks.sum(sum(batch.n_tgt_tokens for batch in batches))
         pieces = list(batches)
         while True:
             self.optimizer.zero_grad(set_to_none=True)
@@ -43,10 +46,11 @@ class Update:
                 pieces = [half for piece in pieces for half in piece.halves() if len(half)]
                 say(f"step {step}: out of GPU memory, retrying the update in {len(pieces)} parts")
                 torch.cuda.empty_cache()
+        self.ranks.sum_gradients(self.model.parameters())
         if self.clip_norm > 0:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.clip_norm)
         self.optimizer.step()
-        return loss
+        return self.ranks.sum(loss)
 
     def forward_backward(self, batch, normaliser, step):
         """Add the gradients of `batch`'s loss / `normaliser`; returns its loss."""
