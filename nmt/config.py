@@ -96,6 +96,8 @@ class TrainConfig(Section):
     label_smoothing: Probability = Field(0.1, description="share of probability spread over the vocabulary")
     clip_norm: Float = Field(1.0, ge=0, description="gradient-norm clipping; 0 = off")
     log_every: int = Field(50, gt=0, description="updates between training log lines")
+    max_nonfinite: int = Field(5, ge=1, description="updates in a row with a non-finite loss or gradient "
+                                                    "(each skipped) before the run stops")
     keep_checkpoints: int = Field(0, ge=0, description="also keep the checkpoints of the last N validations "
                                                        "(checkpoints/stepK.pt), for nmt average")
     optimizer: OptimizerConfig = AdamConfig()

@@ -23,6 +23,14 @@ WEIGHTS, CONFIG, TOKENIZER = "model.safetensors", "config.json", "tokenizer"
 
 def export_model(directory, model, model_cfg, decode_cfg, tokenizers, info=None):
     """Write the model directory whole, replacing any earlier one only once complete."""
+    try:
+        _write_model_dir(directory, model, model_cfg, decode_cfg, tokenizers, info)
+    except (OSError, safetensors.SafetensorError) as e:  # a full disk, a file-size limit
+        raise NmtError(f"{directory}: could not write the model ({one_line(e)}); "
+                       "the previous one, if any, is kept") from None
+
+
+def _write_model_dir(directory, model, model_cfg, decode_cfg, tokenizers, info):
     with atomic.atomic_dir(directory) as tmp:
         safetensors.torch.save_model(model, str(tmp / WEIGHTS))  # handles tied (shared) weights
         config = {"format": FORMAT, "nmt_version": __version__,

@@ -1,5 +1,10 @@
 """Where everything of a run lives. See docs/ARCHITECTURE.md for the layout."""
+import contextlib
+import fcntl
+import os
 from pathlib import Path
+
+from nmt.errors import NmtError
 
 
 class RunDir:
@@ -24,6 +29,24 @@ class RunDir:
         """{step: path} of the kept update checkpoints."""
         paths = self.checkpoints.glob("step*.pt")
         return {int(p.stem[4:]): p for p in paths if p.stem[4:].isdigit()}
+
+    @contextlib.contextmanager
+    def lock(self):
+        """Hold the run directory for one trainer: an exclusive lock on `.lock`, which the system drops
+        when the process ends however it ends, so a killed trainer leaves nothing stuck."""
+        with open(self.root / ".lock", "a+", encoding="utf-8") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                handle.seek(0)
+                holder = handle.read().strip() or "another process"
+                raise NmtError(f"{self.root}: a trainer ({holder}) is using this run directory; wait for it "
+                               "to end or train in another --run-dir") from None
+            handle.seek(0)
+            handle.truncate()
+            handle.write(f"pid {os.getpid()}")
+            handle.flush()
+            yield
 
     def valid_text(self, side):
         """Raw dev-set text kept for validation: side 'src' (source) or 'ref' (reference)."""

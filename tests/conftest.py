@@ -47,6 +47,30 @@ def tiny_config(corpus_dir, *extra, family="transformer"):
     return load_config(None, TINY_SETTINGS + TINY_MODELS[family] + [f"data.dir={corpus_dir}", *extra])
 
 
+def train_straight_and_resumed(corpus_dir, run_dir, tmp_path, settings, steps):
+    """Two copies of the preprocessed run: one trained `steps` updates straight, one trained half of them,
+    then resumed in a new Trainer to `steps`. Returns both Trainers, for exact-resume tests."""
+    from nmt.train.loop import Trainer
+
+    def trainer(name, max_steps):
+        return Trainer(tiny_config(corpus_dir, *settings, f"train.limits.max_steps={max_steps}"), tmp_path / name)
+
+    for name in ("straight", "split"):
+        shutil.copytree(run_dir, tmp_path / name)
+    straight = trainer("straight", steps)
+    straight.run()
+    trainer("split", steps // 2).run()
+    resumed = trainer("split", steps)
+    resumed.resume()
+    resumed.run()
+    return straight, resumed
+
+
+def assert_same_parameters(a, b):
+    for (name, x), y in zip(a.named_parameters(), b.parameters()):
+        assert torch.equal(x, y), name
+
+
 @pytest.fixture(scope="session")
 def toy_corpus(tmp_path_factory):
     """Folder with {train,val,test}.{en,toy}: 600 / 40 / 40 distinct sentence pairs."""

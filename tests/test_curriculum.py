@@ -1,13 +1,11 @@
 """The length curriculum: phases and competence against their definitions, the sampler, the trainer."""
 import math
 import re
-import shutil
 
 import numpy as np
 import pytest
-import torch
 
-from conftest import tiny_config
+from conftest import assert_same_parameters, tiny_config, train_straight_and_resumed
 from nmt.config import load_config
 from nmt.data.batching import TokenBatchSampler
 from nmt.errors import NmtError
@@ -97,13 +95,6 @@ def test_resume_is_exact_with_competence_curriculum_and_accumulation(toy_corpus,
     settings = ["train.curriculum.type=competence", "train.curriculum.duration_steps=6",
                 "train.curriculum.initial=0.2", "train.accumulate=2", "train.validation.every=3",
                 "train.validation.size=4"]
-    dirs = {name: shutil.copytree(run_dir, tmp_path / name) for name in ("straight", "split")}
-    straight = Trainer(tiny_config(toy_corpus, *settings, "train.limits.max_steps=6"), dirs["straight"])
-    straight.run()
-    Trainer(tiny_config(toy_corpus, *settings, "train.limits.max_steps=3"), dirs["split"]).run()
-    second = Trainer(tiny_config(toy_corpus, *settings, "train.limits.max_steps=6"), dirs["split"])
-    second.resume()
-    second.run()
+    straight, second = train_straight_and_resumed(toy_corpus, run_dir, tmp_path, settings, steps=6)
     assert straight.sampler.state() == second.sampler.state()
-    for a, b in zip(straight.model.parameters(), second.model.parameters()):
-        assert torch.equal(a, b)
+    assert_same_parameters(straight.model, second.model)

@@ -1,13 +1,11 @@
 """Loss, schedules, optimizers, early stopping, token batching, exact resume and the exported model."""
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
-from conftest import tiny_config
+from conftest import assert_same_parameters, tiny_config, train_straight_and_resumed
 from nmt.config import load_config
 from nmt.data.batching import TokenBatchSampler, make_batch
 from nmt.data.dataset import EncodedSplit
@@ -305,29 +303,17 @@ def test_resume_continues_exactly(resume_runs):
 
 def test_resume_is_exact_with_sgd_plateau_decay_and_scheduled_sampling(toy_corpus, run_dir, tmp_path):
     """The plateau state and the draws of scheduled sampling (sampled tokens, gold or not) survive a resume."""
-    import shutil
-
     # validating every step, the tiny model's BLEU stays 0: from the second validation on, each one halves the lr
     settings = ["train.validation.every=1", "train.validation.size=4", "train.optimizer.type=sgd",
                 "train.optimizer.lr=0.5", "train.lr_schedule.type=plateau", "train.lr_schedule.patience=1",
                 "train.scheduled_sampling.enabled=true", "train.scheduled_sampling.schedule=linear",
                 "train.scheduled_sampling.k=0.8", "train.scheduled_sampling.c=0.05"]
-    dirs = {name: tmp_path / name for name in ("straight", "split")}
-    for d in dirs.values():
-        shutil.copytree(run_dir, d)
-    straight = Trainer(tiny_config(toy_corpus, *settings, "train.limits.max_steps=4"), dirs["straight"])
-    straight.run()
-    Trainer(tiny_config(toy_corpus, *settings, "train.limits.max_steps=2"), dirs["split"]).run()
-    second = Trainer(tiny_config(toy_corpus, *settings, "train.limits.max_steps=4"), dirs["split"])
-    second.resume()
-    second.run()
+    straight, second = train_straight_and_resumed(toy_corpus, run_dir, tmp_path, settings, steps=4)
     assert isinstance(second.optimizer, torch.optim.SGD) and second.scheduled_sampling.pick == "sample"
     assert second.lr_schedule.state_dict() == straight.lr_schedule.state_dict()
     assert straight.lr_schedule.lr < 0.5  # it did decay, so the restored state mattered
     assert second.optimizer.param_groups[0]["lr"] == straight.optimizer.param_groups[0]["lr"]
-    a, b = straight.model.state_dict(), second.model.state_dict()
-    for name in a:
-        assert torch.equal(a[name], b[name]), name
+    assert_same_parameters(straight.model, second.model)
 
 
 def test_resume_with_another_optimizer_is_refused(toy_corpus, fresh_run_dir):
@@ -432,20 +418,11 @@ def test_an_update_of_four_batches_equals_one_batch_of_all_their_sentences(fresh
 
 
 def test_accumulation_counts_updates_and_resumes_exactly(toy_corpus, run_dir, tmp_path):
-    import shutil
-
     settings = ["train.accumulate=3", "train.validation.every=2", "train.validation.size=4"]
-    dirs = {name: Path(shutil.copytree(run_dir, tmp_path / name)) for name in ("straight", "split")}
-    straight = Trainer(tiny_config(toy_corpus, *settings, "train.limits.max_steps=4"), dirs["straight"])
-    straight.run()
-    Trainer(tiny_config(toy_corpus, *settings, "train.limits.max_steps=2"), dirs["split"]).run()
-    second = Trainer(tiny_config(toy_corpus, *settings, "train.limits.max_steps=4"), dirs["split"])
-    second.resume()
-    second.run()
+    straight, second = train_straight_and_resumed(toy_corpus, run_dir, tmp_path, settings, steps=4)
     assert straight.step == second.step == 4
     assert straight.sampler.state() == second.sampler.state() == {"epoch": 0, "position": 12}
-    for a, b in zip(straight.model.parameters(), second.model.parameters()):
-        assert torch.equal(a, b)
+    assert_same_parameters(straight.model, second.model)
 
 
 # --- budgeted LR schedules and AdamW ------------------------------------------------------------------

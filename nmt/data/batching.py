@@ -68,6 +68,7 @@ class TokenBatchSampler:
         self.batch_tokens, self.seed = batch_tokens, seed
         self.epoch, self.position = 0, 0
         self.length_limit = None  # the longest pair a batch may hold; None = any
+        self._plan_length = (None, 0)  # (epoch, its number of batches), for epochs_done()
 
     def batches_of_epoch(self, epoch):
         rng = np.random.default_rng((self.seed, epoch))
@@ -104,6 +105,12 @@ class TokenBatchSampler:
                         raise NmtError(f"train.curriculum: no training pair is within {self.length_limit} tokens")
                 if self.position == 0:
                     break
+
+    def epochs_done(self):
+        """Epochs completed, with the current one's share of batches: 2.5 halfway through the third."""
+        if self._plan_length[0] != self.epoch:
+            self._plan_length = (self.epoch, len(self.batches_of_epoch(self.epoch)))
+        return self.epoch + self.position / self._plan_length[1]
 
     def state(self):
         return {"epoch": self.epoch, "position": self.position}

@@ -13,8 +13,8 @@ def save_checkpoint(path, state):
     with atomic.atomic_path(path) as tmp:
         try:
             torch.save(state, tmp)
-        except RuntimeError:  # how torch reports a failed write (disk full)
-            raise NmtError(f"{path}: could not write the checkpoint (is the disk full?); "
+        except (RuntimeError, OSError) as e:  # how torch reports a failed write (disk full, file-size limit)
+            raise NmtError(f"{path}: could not write the checkpoint ({one_line(e)}); "
                            "the previous one is kept") from None
 
 

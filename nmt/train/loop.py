@@ -7,7 +7,9 @@
             nmt/train/observers.py: decay the lr on a plateau, keep the dev translations,
             export best/ if BLEU improved, write checkpoints/last.pt, log
 """
+import contextlib
 import resource
+import signal
 import time
 
 import numpy as np
@@ -19,18 +21,18 @@ from nmt.data import dataset
 from nmt.data.batching import TokenBatchSampler, make_batch
 from nmt.data.corpus import read_lines
 from nmt.decode.translate import Translator
-from nmt.device import pick_device
+from nmt.device import pick_device, slow_bf16
 from nmt.errors import NmtError, one_line
 from nmt.evaluate import score_corpus
 from nmt.models import build_model
 from nmt.rundir import RunDir
 from nmt.tokenize import load_tokenizers
-from nmt.train.checkpoint import load_checkpoint
+from nmt.train.checkpoint import load_checkpoint, save_checkpoint
 from nmt.train.distributed import Ranks
 from nmt.train.observers import AT_VALIDATION, Validation, decay_lr_on_plateau
 from nmt.train.reporting import QuietReporter, Reporter, say
 from nmt.train.scheduled_sampling import ScheduledSampling
-from nmt.train.stopping import EarlyStopping
+from nmt.train.stopping import EarlyStopping, StopSignals
 from nmt.train.update import Update
 
 
@@ -57,6 +59,9 @@ class Trainer:
         torch.manual_seed(cfg.train.seed)  # the same initial weights on every rank
         torch.set_num_threads(ranks.threads(cfg.train.compute.threads))
         self.device = pick_device(ranks.device_name(cfg.train.compute.device))
+        if cfg.train.compute.precision == "bf16" and slow_bf16(self.device) and ranks.is_main:
+            say("warning: this CPU has no bf16 instructions, so bf16 autocast is slower than fp32 here; "
+                "consider --set train.compute.precision=fp32")
         self.manifest = dataset.verify_manifest(self.run_dir.root)
         self.tokenizers = load_tokenizers(self.run_dir.tokenizer)
         self.train_src, self.train_tgt = dataset.load_split(self.run_dir.data, "train")
@@ -79,10 +84,8 @@ class Trainer:
         self.sorted_lengths = np.sort(self.sampler.lengths)  # for the competence curriculum's quantiles
         self.stopping = EarlyStopping(t.validation.patience)
         self.step, self.elapsed_before = 0, 0.0
+        self.nonfinite_in_a_row = self.nonfinite_skipped = 0
         self.seed_this_rank()
-        if ranks.is_main:
-            for path in (self.run_dir.checkpoint, self.run_dir.best):  # what a killed run left mid-save
-                atomic.recover(path)
 
     def seed_this_rank(self):
         """Other draws (dropout, sampling) per rank, so that ranks do not drop the same units; a function
@@ -146,43 +149,83 @@ class Trainer:
                 or (limits.max_time and self.elapsed >= limits.max_time) or self.stopping.should_stop)
 
     def run(self):
+        """Train until a limit is reached; returns the best dev BLEU. The run directory is locked meanwhile;
+        SIGTERM or SIGINT end the run after the current update, with checkpoints/last.pt written."""
+        with (self.run_dir.lock() if self.ranks.is_main else contextlib.nullcontext()), StopSignals() as stop:
+            if self.ranks.is_main:
+                for path in (self.run_dir.checkpoint, self.run_dir.best):  # what a killed run left mid-save
+                    atomic.recover(path)
+                atomic.write_text(self.run_dir.config, dump_yaml(self.cfg))  # a refused resume keeps the old one
+                limits = self.cfg.train.limits
+                budgeted = bool(limits.max_steps or limits.max_time or limits.max_epochs)
+                self.reporter = Reporter(self.run_dir.metrics, self.run_dir.tensorboard, budgeted, self.progress)
+            try:
+                self.loop(stop)
+            finally:
+                self.reporter.close()
+        return self.stopping.best
+
+    def loop(self, stop):
         t = self.cfg.train
-        if self.ranks.is_main:  # only now: a refused resume keeps the old config.yaml
-            atomic.write_text(self.run_dir.config, dump_yaml(self.cfg))
-            self.reporter = Reporter(self.run_dir.metrics, self.run_dir.tensorboard, t.limits.max_steps or None,
-                                     self.step)
         window = {"loss": 0.0, "tokens": 0, "time": 0.0}
         validated_at = self.step if self.step else None
-        try:
-            batches = iter(self.sampler)
-            while not self.ranks.any(self.limit_reached()):  # before drawing: the sampler never runs ahead
-                tick = time.monotonic()
-                update = self.draw_update(batches)
-                self.step += 1
-                loss = self.update(update, self.step)
-                tokens = self.ranks.sum(sum(batch.n_tgt_tokens for batch in update))
-                seconds = time.monotonic() - tick
-                window.update(loss=window["loss"] + loss, tokens=window["tokens"] + tokens,
-                              time=window["time"] + seconds)
-                self.reporter.step(loss=f"{loss / tokens:.3f}", lr=f"{self.optimizer.param_groups[0]['lr']:.1e}",
-                                   tok_s=f"{tokens / seconds:.0f}")
-                if self.step % t.log_every == 0 and self.ranks.is_main:
-                    self.log_training(window)
-                if self.step % t.validation.every == 0:
-                    self.validate()
-                    validated_at = self.step
-            if validated_at != self.step:
+        batches = iter(self.sampler)
+        while not self.ranks.any(self.limit_reached()):  # before drawing: the sampler never runs ahead
+            tick = time.monotonic()
+            update = self.draw_update(batches)
+            self.step += 1
+            loss = self.update(update, self.step)
+            if loss is None:
+                self.skip_nonfinite()
+            else:
+                self.nonfinite_in_a_row = 0
+                self.record(window, loss, update, time.monotonic() - tick)
+            if self.step % t.log_every == 0 and self.ranks.is_main:
+                self.log_training(window)
+            if self.step % t.validation.every == 0:
                 self.validate()
-        finally:
-            self.reporter.close()
-        return self.stopping.best
+                validated_at = self.step
+            if self.ranks.any(stop.signal):
+                self.save_and_stop(stop.signal)
+        if validated_at != self.step:
+            self.validate()
+
+    def record(self, window, loss, update, seconds):
+        tokens = self.ranks.sum(sum(batch.n_tgt_tokens for batch in update))
+        window.update(loss=window["loss"] + loss, tokens=window["tokens"] + tokens, time=window["time"] + seconds)
+        self.reporter.step(self.progress, loss=f"{loss / tokens:.3f}", lr=f"{self.optimizer.param_groups[0]['lr']:.1e}",
+                           tok_s=f"{tokens / seconds:.0f}")
+
+    def save_and_stop(self, signum):
+        """After SIGTERM or SIGINT (a cluster preempting the job, Ctrl-C): the update is done; keep it."""
+        if self.ranks.is_main:
+            save_checkpoint(self.run_dir.checkpoint, self.state_dict())
+        raise NmtError(f"stopped by {signal.Signals(signum).name} after step {self.step}, saved in "
+                       f"{self.run_dir.checkpoint}; continue with: nmt train --run-dir {self.run_dir.root} --resume")
 
     @property
     def progress(self):
-        """The fraction of the budget spent: of train.limits.max_steps or max_time, whichever is further."""
+        """The share of the budget spent: of train.limits.max_steps, max_time or max_epochs, whichever
+        is furthest along (that limit ends the run)."""
         limits = self.cfg.train.limits
         return max(self.step / limits.max_steps if limits.max_steps else 0.0,
-                   self.elapsed / limits.max_time if limits.max_time else 0.0)
+                   self.elapsed / limits.max_time if limits.max_time else 0.0,
+                   self.sampler.epochs_done() / limits.max_epochs if limits.max_epochs else 0.0)
+
+    def skip_nonfinite(self):
+        """Count an update skipped for a non-finite loss or gradient; too many in a row stop the run,
+        whose checkpoint is still the last good one (nothing is written after a skip)."""
+        self.nonfinite_in_a_row += 1
+        self.nonfinite_skipped += 1
+        self.reporter.event("nonfinite", self.step, in_a_row=self.nonfinite_in_a_row, total=self.nonfinite_skipped)
+        if self.ranks.is_main:
+            say(f"step {self.step:6d}  non-finite loss or gradient: update skipped "
+                f"({self.nonfinite_in_a_row} in a row, {self.nonfinite_skipped} in all)")
+        limit = self.cfg.train.max_nonfinite
+        if self.nonfinite_in_a_row >= limit:
+            raise NmtError(f"step {self.step}: {limit} updates in a row had a non-finite loss or gradient "
+                           f"(train.max_nonfinite); {self.run_dir.checkpoint} holds the last validated state. "
+                           "Lower train.optimizer.lr or use train.compute.precision fp32")
 
     def draw_update(self, batches):
         """This rank's batches of one update, on the device: of `train.accumulate` per rank, fewer if the

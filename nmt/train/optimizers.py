@@ -26,7 +26,8 @@ class AdamConfig(CommonOptimizerConfig):
     eps: Float = Field(1e-9, gt=0, description="added to the denominator")
 
     def build(self, model):
-        return torch.optim.Adam(model.parameters(), lr=self.lr, betas=self.betas, eps=self.eps, weight_decay=self.weight_decay)
+        return torch.optim.Adam(model.parameters(), lr=self.lr, betas=self.betas, eps=self.eps,
+                                weight_decay=self.weight_decay)
 
 
 class AdamWConfig(AdamConfig):
@@ -57,7 +58,8 @@ class AdadeltaConfig(CommonOptimizerConfig):
     eps: Float = Field(1e-6, gt=0, description="added inside the square roots")
 
     def build(self, model):
-        return torch.optim.Adadelta(model.parameters(), lr=self.lr, rho=self.rho, eps=self.eps, weight_decay=self.weight_decay)
+        return torch.optim.Adadelta(model.parameters(), lr=self.lr, rho=self.rho, eps=self.eps,
+                                    weight_decay=self.weight_decay)
 
 
 OptimizerConfig = one_of(AdamConfig, AdamWConfig, SGDConfig, AdadeltaConfig)

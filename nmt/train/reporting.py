@@ -17,7 +17,7 @@ class QuietReporter:
     def event(self, kind, step, **values):
         pass
 
-    def step(self, **postfix):
+    def step(self, progress=None, **postfix):
         pass
 
     def close(self):
@@ -25,14 +25,21 @@ class QuietReporter:
 
 
 class Reporter:
-    def __init__(self, metrics_path, tensorboard_dir, total_steps=None, initial_step=0):
+    """`budgeted`: the run has a limit (time, steps or epochs), and the bar shows the share of it spent,
+    so that tqdm's remaining time is the run's ETA; without one it counts updates. The bar shows on a
+    terminal only (or with `show_bar`); logs always get the periodic lines."""
+
+    BUDGET_BAR = "{l_bar}{bar}| {n:.1f}% of the budget [{elapsed}<{remaining}{postfix}]"
+
+    def __init__(self, metrics_path, tensorboard_dir, budgeted=False, progress=0.0, bar_file=None, show_bar=None):
         self.metrics_path = metrics_path
         metrics_path.parent.mkdir(parents=True, exist_ok=True)
         from torch.utils.tensorboard import SummaryWriter  # slow import: only when training
 
         self.tensorboard = SummaryWriter(str(tensorboard_dir))
-        # the bar only on a terminal; logs always get the periodic lines below
-        self.bar = tqdm(total=total_steps, initial=initial_step, unit="step", dynamic_ncols=True, disable=None)
+        self.bar = tqdm(total=100 if budgeted else None, initial=100 * progress if budgeted else 0,
+                        bar_format=self.BUDGET_BAR if budgeted else None, unit="step", dynamic_ncols=True,
+                        file=bar_file, disable=None if show_bar is None else not show_bar)
 
     def event(self, kind, step, **values):
         """One line of metrics.jsonl, the same scalars in TensorBoard."""
@@ -48,10 +55,11 @@ class Reporter:
             if isinstance(value, (int, float)):
                 self.tensorboard.add_scalar(f"{kind}/{name}", value, step)
 
-    def step(self, **postfix):
-        self.bar.update(1)
+    def step(self, progress=None, **postfix):
+        """After an update; `progress` is the share of the budget spent (for a budgeted bar)."""
         if postfix:
             self.bar.set_postfix(postfix, refresh=False)
+        self.bar.update(1 if self.bar.total is None else min(100.0, 100 * progress) - self.bar.n)
 
 
     def close(self):

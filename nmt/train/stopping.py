@@ -1,4 +1,6 @@
-"""Early stopping on a validation score where higher is better (BLEU)."""
+"""When training stops early: patience on a validation score (BLEU), and a signal from outside."""
+import signal
+import threading
 
 
 class EarlyStopping:
@@ -24,3 +26,26 @@ class EarlyStopping:
 
     def load_state_dict(self, state):
         self.best, self.bad_validations = float(state["best"]), int(state["bad_validations"])
+
+
+class StopSignals:
+    """While active, SIGTERM and SIGINT only set `signal` (the number), so the loop can finish the update
+    and save it; a second one acts as usual (Ctrl-C twice interrupts at once)."""
+
+    HANDLED = (signal.SIGTERM, signal.SIGINT)
+
+    def __init__(self):
+        self.signal, self.previous = 0, {}
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():  # Python delivers signals there only
+            self.previous = {s: signal.signal(s, self.received) for s in self.HANDLED}
+        return self
+
+    def received(self, signum, frame):
+        self.signal = signum
+        signal.signal(signum, self.previous[signum])
+
+    def __exit__(self, *exc):
+        for s, handler in self.previous.items():
+            signal.signal(s, handler)

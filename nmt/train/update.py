@@ -3,12 +3,15 @@
     lr <- schedule(step)
     for each batch of the update: loss <- label-smoothed CE (teacher forcing or scheduled sampling)
                                   backward(loss / target tokens of the whole update)
+    a non-finite loss or gradient norm: skip the update (the trainer counts them)
     clip the gradient norm; optimizer step
 
 Dividing by the tokens of the whole update, not of each batch, makes an update of 4 batches of B
 sentences the same as one batch of 4B: how an update is split, over batches or over ranks
 (nmt/train/distributed.py), never changes it.
 """
+import math
+
 import torch
 
 from nmt.errors import NmtError
@@ -26,9 +29,9 @@ class Update:
 
     def __call__(self, batches, step):
         """Update the model on `batches` (already on the model's device; this rank's share of the update)
-        at update `step`; returns the label-smoothed loss summed over the update. Out of GPU memory, this
-        rank's part is redone with every batch split in halves (then quarters, ...): the same update,
-        smaller peaks."""
+        at update `step`; returns the label-smoothed loss summed over the update, or None when the loss or
+        the gradient was not finite and the update was skipped. Out of GPU memory, this rank's part is
+        redone with every batch split in halves (then quarters, ...): the same update, smaller peaks."""
         self.model.train()
         for group in self.optimizer.param_groups:
             group["lr"] = self.lr_schedule.rate(step)
@@ -47,10 +50,13 @@ class Update:
                 say(f"step {step}: out of GPU memory, retrying the update in {len(pieces)} parts")
                 torch.cuda.empty_cache()
         self.ranks.sum_gradients(self.model.parameters())
-        if self.clip_norm > 0:
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.clip_norm)
+        loss = self.ranks.sum(loss)
+        norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.clip_norm or math.inf)  # inf: no clip
+        if not (math.isfinite(loss) and torch.isfinite(norm)):
+            self.optimizer.zero_grad(set_to_none=True)
+            return None
         self.optimizer.step()
-        return self.ranks.sum(loss)
+        return loss
 
     def forward_backward(self, batch, normaliser, step):
         """Add the gradients of `batch`'s loss / `normaliser`; returns its loss."""
