@@ -14,7 +14,7 @@ def save_checkpoint(path, state):
         try:
             torch.save(state, tmp)
         except (RuntimeError, OSError) as e:  # how torch reports a failed write (disk full, file-size limit)
-            raise NmtError(f"{path}: could not write the checkpoint ({one_line(e)}); "
+            raise NmtError(f"{path}: could not write the checkpoint (is the disk full? {one_line(e)}); "
                            "the previous one is kept") from None
 
 
