@@ -20,7 +20,7 @@ import typing
 import torch
 from pydantic import Field
 
-from nmt.schema import Float, Section, one_of
+from nmt.schema import Float, Section, choice, one_of
 from nmt.tokenize.base import BOS_ID, PAD_ID
 from nmt.train.schedules import exponential_gold, inverse_sigmoid_gold, linear_gold
 
@@ -107,7 +107,7 @@ class ScheduledSampling:
 class CommonScheduledSamplingConfig(Section):
     schedule: str = Field(description="inverse_sigmoid | linear | exponential: p_gold against the update step i")
     enabled: bool = Field(False, description="feed the decoder its own predictions (Bengio et al. 2015)")
-    mode: typing.Literal["auto", "per_step", "two_pass"] = Field(
+    mode: choice(["auto", *MODES]) = Field(
         "auto", description="per_step | two_pass (Mihaylova & Martins 2019) | auto: per_step for rnn, "
                             "two_pass for transformer")
     pick: typing.Literal["sample", "argmax"] = Field(
