@@ -47,6 +47,15 @@ def _translate_args(p):
     speed.add_argument("--quantize", choices=["int8"], help="int8 linear layers (dynamic quantisation, CPU only)")
 
 
+def _sweep_args(p):
+    p.add_argument("--data-dir", type=Path, required=True, help="folder of {split}.{lang} files")
+    p.add_argument("--out", type=Path, required=True,
+                   help="folder of the results, tables and plots; run again to finish an interrupted sweep")
+    p.add_argument("--max-time", type=float, required=True, metavar="SECONDS", help="training budget of each run")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                   help="override a config key in every run (repeatable)")
+
+
 def build_parser():
     common = argparse.ArgumentParser(add_help=False)
     # SUPPRESS: a subcommand's own (absent) --debug must not reset `nmt --debug COMMAND`; main() defaults it
@@ -85,6 +94,18 @@ def build_parser():
     which.add_argument("--last", type=int, metavar="N", help="the N newest kept checkpoints")
     which.add_argument("--best", type=int, metavar="N", help="the N kept checkpoints with the best dev BLEU")
     p.add_argument("--out", type=Path, help="model directory to write (default: RUN/averaged)")
+
+    p = sub.add_parser("tune-vocab", parents=[common], help="one short run per tokenizer kind and vocabulary size")
+    _sweep_args(p)
+    p.add_argument("--config", type=Path, required=True, help="experiment YAML every run starts from")
+    p.add_argument("--sizes", required=True, help="vocabulary sizes, e.g. 1000,2000,4000,8000,16000")
+    p.add_argument("--kinds", help="tokenizer kinds, e.g. bpe,unigram,wordpiece (default: the config's)")
+
+    p = sub.add_parser("curve", parents=[common], help="learning curves: test BLEU against training words")
+    _sweep_args(p)
+    p.add_argument("--configs", type=Path, nargs="+", required=True, help="experiment YAMLs, one line each")
+    p.add_argument("--words", required=True, help="training words per run, e.g. 10000,20000,40000,all")
+    p.add_argument("--test-split", default="test", help="split scored with each run's best model (default: test)")
 
     p = sub.add_parser("config", parents=[common], help="check and print a config, list every key, upgrade an old one")
     p.add_argument("--config", type=Path, help="experiment YAML to check; prints it resolved, every default filled in")
@@ -272,6 +293,42 @@ def cmd_average(args):
     print(f"averaged the checkpoints of steps {', '.join(map(str, steps))} into {out}", file=sys.stderr)
 
 
+def _sweep(args, **settings):
+    from nmt.sweep.grid import Sweep
+
+    if args.max_time <= 0:
+        raise NmtError("--max-time must be > 0")
+    if not args.data_dir.is_dir():
+        raise NmtError(f"--data-dir {args.data_dir}: not a folder")
+    shared = {"command": args.command, "data_dir": str(args.data_dir.resolve()), "max_time": args.max_time,
+              "overrides": args.overrides, **settings}
+    return Sweep(args.out, args.data_dir.resolve(), args.max_time, tuple(args.overrides),
+                 settings.get("test_split", ""), shared)
+
+
+def cmd_tune_vocab(args):
+    from nmt.config import load_config
+    from nmt.sweep.grid import parse_sizes
+    from nmt.sweep.tune_vocab import parse_kinds, tune_vocab
+
+    sizes = parse_sizes(args.sizes, "--sizes")
+    kinds = parse_kinds(args.kinds) if args.kinds else [load_config(args.config, args.overrides).tokenizer.type]
+    sweep = _sweep(args, config=str(args.config.resolve()))
+    best = tune_vocab(args.config.resolve(), kinds, sizes, sweep, log=lambda m: print(m, file=sys.stderr))
+    print(f"best: {best['kind']} {best['size']} (dev BLEU {best['dev_bleu']:.2f}); table, plot and "
+          f"best.yaml in {args.out}", file=sys.stderr)
+
+
+def cmd_curve(args):
+    from nmt.sweep.curve import learning_curve
+    from nmt.sweep.grid import parse_sizes
+
+    words = parse_sizes(args.words, "--words", allow_all=True)
+    sweep = _sweep(args, configs=[str(c.resolve()) for c in args.configs], test_split=args.test_split)
+    learning_curve([c.resolve() for c in args.configs], words, sweep, log=lambda m: print(m, file=sys.stderr))
+    print(f"table and plot in {args.out}", file=sys.stderr)
+
+
 def cmd_config(args):
     from nmt.config import ExperimentConfig, dump_yaml, load_config, read_yaml, upgrade, validate
     from nmt.schema import describe
@@ -293,7 +350,8 @@ def cmd_quickstart(args):
 
 
 COMMANDS = {"preprocess": cmd_preprocess, "train": cmd_train, "translate": cmd_translate, "export": cmd_export,
-            "evaluate": cmd_evaluate, "average": cmd_average, "config": cmd_config, "quickstart": cmd_quickstart}
+            "evaluate": cmd_evaluate, "average": cmd_average, "tune-vocab": cmd_tune_vocab, "curve": cmd_curve,
+            "config": cmd_config, "quickstart": cmd_quickstart}
 
 
 def main(argv=None):

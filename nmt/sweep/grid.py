@@ -1,0 +1,194 @@
+"""A grid of training runs ("cells") with one budget, and the store of their results.
+
+Each cell is `nmt preprocess`, `nmt train --max-time S` and, where the sweep scores a test split,
+`nmt translate`, each a subprocess: seeds, threads and memory of one run cannot leak into the next.
+A cell is finished once its record is a line of OUT/results.jsonl. A sweep started again skips the
+finished cells and trains the others from scratch (a half-trained cell is discarded, since resuming
+it would give it a different budget from the others'). A cell whose command exits with a user error
+(a vocabulary too large for the data, say) is recorded as failed, with the reason, and skipped.
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from nmt import atomic
+from nmt.data.corpus import read_lines
+from nmt.errors import NmtError
+from nmt.evaluate import score_corpus
+
+USER_ERROR = 2  # the exit code of `nmt` for an NmtError
+
+
+@dataclass(frozen=True)
+class Cell:
+    name: str                 # unique in the grid; also its run directory's name
+    labels: dict              # what varies between cells, e.g. {"kind": "bpe", "size": 4000}
+    config: Path
+    overrides: tuple = ()     # --set KEY=VALUE of this cell
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """What every cell of a grid shares."""
+    out: Path
+    data_dir: Path
+    max_time: float
+    overrides: tuple = ()     # --set of every cell
+    test_split: str = ""      # scored with the best model when set
+    settings: dict = field(default_factory=dict)  # the sweep's own arguments, checked on resume
+
+    @property
+    def run_root(self):
+        return self.out / "runs"
+
+
+class ResultsStore:
+    """OUT/results.jsonl (a line per finished cell, appended in one write, so a kill leaves whole lines)
+    and OUT/sweep.json (the settings the cells share: a grid resumes only under the same ones)."""
+
+    def __init__(self, out, settings):
+        self.path = Path(out) / "results.jsonl"
+        settings_path = Path(out) / "sweep.json"
+        Path(out).mkdir(parents=True, exist_ok=True)
+        if settings_path.is_file():
+            saved = json.loads(settings_path.read_text(encoding="utf-8"))
+            if saved != settings:
+                changed = ", ".join(f"{k} {saved.get(k)!r} -> {settings.get(k)!r}"
+                                    for k in sorted(set(saved) | set(settings)) if saved.get(k) != settings.get(k))
+                raise NmtError(f"{out}: holds a sweep with other settings ({changed}); use another --out")
+        else:
+            atomic.write_text(settings_path, json.dumps(settings, indent=2))
+
+    def records(self):
+        """{cell name: record} of the finished cells."""
+        if not self.path.is_file():
+            return {}
+        lines = self.path.read_text(encoding="utf-8").splitlines()
+        return {record["cell"]: record for record in map(json.loads, filter(None, lines))}
+
+    def add(self, record):
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, (json.dumps(record) + "\n").encode("utf-8"))
+        finally:
+            os.close(fd)
+
+
+def parse_sizes(text, flag, allow_all=False):
+    """'1000,2000' -> [1000, 2000]; with `allow_all`, 'all' -> 0 (data.train_words' "every pair")."""
+    sizes = []
+    for item in map(str.strip, text.split(",")):
+        if item.isdigit() and int(item) > 0:
+            sizes.append(int(item))
+        elif item == "all" and allow_all:
+            sizes.append(0)
+        else:
+            raise NmtError(f"{flag} {text}: {item!r} is not a positive number" + (" or 'all'" if allow_all else ""))
+    return sizes
+
+
+def run_grid(cells, sweep, log=print):
+    """Train every cell not yet in the store; returns the records of all cells, in grid order."""
+    store = ResultsStore(sweep.out, sweep.settings)
+    done = store.records()
+    todo = [cell for cell in cells if cell.name not in done]
+    if len(todo) < len(cells):
+        log(f"{len(cells) - len(todo)} of {len(cells)} cells already finished in {store.path}")
+    spent = []
+    for i, cell in enumerate(todo):
+        log(f"[{len(cells) - len(todo) + i + 1}/{len(cells)}] {cell.name}: {_eta(spent, len(todo) - i, sweep)}")
+        tick = time.monotonic()
+        record = {"cell": cell.name, **cell.labels, **run_cell(cell, sweep)}
+        spent.append(time.monotonic() - tick)
+        store.add(record)
+        done[cell.name] = record
+        log(f"    {cell.name}: " + (f"failed: {record['failed']}" if "failed" in record else
+                                     f"dev BLEU {record['dev_bleu']:.2f}" +
+                                     (f", test BLEU {record['test_bleu']:.2f}" if "test_bleu" in record else "")))
+    return [done[cell.name] for cell in cells]
+
+
+def _eta(spent, cells_left, sweep):
+    """How long the cells left take: the mean of those run so far, or the budget plus a guess at the rest."""
+    per_cell = sum(spent) / len(spent) if spent else sweep.max_time * 1.1 + 30
+    left = cells_left * per_cell
+    return f"training {sweep.max_time:g} s; about {f'{left / 60:.0f} min' if left >= 120 else f'{left:.0f} s'} " \
+           "left in the sweep"
+
+
+def run_cell(cell, sweep):
+    """Preprocess, train and score one cell in a fresh run directory; its measurements, or {"failed": why}."""
+    run_dir = sweep.run_root / cell.name
+    shutil.rmtree(run_dir, ignore_errors=True)  # what an interrupted sweep left of this cell
+    run_dir.mkdir(parents=True)
+    log_path = run_dir.parent / f"{cell.name}.log"
+    common = ["--config", str(cell.config), "--run-dir", str(run_dir), "--data-dir", str(sweep.data_dir)]
+    for override in (*sweep.overrides, *cell.overrides):
+        common += ["--set", override]
+    try:
+        _nmt(log_path, "preprocess", *common)
+        _nmt(log_path, "train", *common, "--max-time", str(sweep.max_time))
+        record = measure_run(run_dir)
+        if sweep.test_split:
+            record["test_bleu"] = _test_bleu(run_dir, sweep, log_path)
+    except CellFailed as e:
+        return {"failed": str(e)}
+    return record
+
+
+class CellFailed(Exception):
+    """A command of the cell stopped with a user error: the cell is recorded as failed."""
+
+
+def _nmt(log_path, command, *args):
+    with open(log_path, "a", encoding="utf-8") as log:
+        log.write(f"$ nmt {command} {' '.join(args)}\n")
+        log.flush()
+        done = subprocess.run([sys.executable, "-m", "nmt", command, *args], stdout=log, stderr=subprocess.STDOUT,
+                              stdin=subprocess.DEVNULL)
+    if done.returncode == 0:
+        return
+    lines = read_lines(log_path)
+    last = lines[-1] if lines else ""
+    if done.returncode == USER_ERROR:
+        raise CellFailed(last.removeprefix(f"nmt {command}: error: "))
+    raise NmtError(f"nmt {command} exited with {done.returncode}; see {log_path} ({last})")
+
+
+def measure_run(run_dir):
+    """What a sweep reports of a trained run: its data, segmentation, speed and best dev BLEU."""
+    run_dir = Path(run_dir)
+    stats = json.loads((run_dir / "stats.json").read_text(encoding="utf-8"))["train"]
+    best = json.loads((run_dir / "best" / "config.json").read_text(encoding="utf-8"))["info"]
+    events = [json.loads(line) for line in read_lines(run_dir / "metrics.jsonl")]
+    windows = [e for e in events if e["event"] == "train"]
+    seconds = sum(e["window_seconds"] for e in windows)
+    manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
+    record = {"train_pairs": stats["pairs"], "train_words": stats["src"]["words"],
+              "src_vocab": manifest["src_vocab"], "tgt_vocab": manifest["tgt_vocab"],
+              "dev_bleu": best["valid_bleu"], "best_step": best["step"],
+              "steps": max((e["step"] for e in events), default=0),
+              "tokens_per_s": sum(e["window_tokens"] for e in windows) / seconds if seconds else None}
+    for side in ("src", "tgt"):
+        record[f"{side}_subwords_per_word"] = stats[side]["subwords_per_word"]
+        record[f"{side}_unknown_rate"] = stats[side]["unknown_rate"]
+        record[f"{side}_tokens_mean"] = stats[side]["tokens_per_sentence"]["mean"]
+        record[f"{side}_tokens_p95"] = stats[side]["tokens_per_sentence"]["p95"]
+    return record
+
+
+def _test_bleu(run_dir, sweep, log_path):
+    from nmt.config import read_yaml
+
+    data = read_yaml(run_dir / "config.yaml")["data"]
+    source = sweep.data_dir / f"{sweep.test_split}.{data['src_lang']}"
+    reference = sweep.data_dir / f"{sweep.test_split}.{data['tgt_lang']}"
+    hypotheses = run_dir / f"{sweep.test_split}.hyp"
+    _nmt(log_path, "translate", "--model", str(run_dir / "best"), "--input", str(source),
+         "--output", str(hypotheses))
+    return score_corpus(read_lines(hypotheses), read_lines(reference), ("bleu",))["bleu"]["score"]

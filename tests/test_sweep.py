@@ -1,0 +1,136 @@
+"""Sweeps (`nmt tune-vocab`, `nmt curve`): every cell trained in its own subprocesses, results kept in a
+store that an interrupted sweep resumes from without training a finished cell again."""
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from nmt.config import load_config
+from nmt.errors import NmtError
+from nmt.sweep.grid import ResultsStore, parse_sizes
+from nmt.sweep.report import Column, write_tables
+
+TINY_YAML = """\
+name: tiny
+data: {src_lang: en, tgt_lang: toy}
+tokenizer: {vocab_size: 320}
+model: {d_model: 16, heads: 2, encoder_layers: 1, decoder_layers: 1, ff_size: 32}
+train:
+  batch_tokens: 300
+  log_every: 2
+  compute: {device: cpu, threads: 1}
+  limits: {max_steps: 4}
+  validation: {every: 4, size: 8}
+decode: {beam: 1, max_len_a: 1.0, max_len_b: 4}
+"""
+
+
+@pytest.fixture
+def tiny_yaml(tmp_path):
+    path = tmp_path / "tiny.yaml"
+    path.write_text(TINY_YAML, encoding="utf-8")
+    return path
+
+
+def read_csv(path):
+    with open(path, encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+def test_tune_vocab_writes_tables_plot_and_the_winners_config(run_cli, toy_corpus, tiny_yaml, tmp_path):
+    out = tmp_path / "tuning"
+    r = run_cli("tune-vocab", "--config", tiny_yaml, "--data-dir", toy_corpus, "--out", out, "--sizes", "320,5000",
+                "--kinds", "bpe,wordpiece", "--max-time", 60, timeout=300)
+    assert r.returncode == 0, r.stderr
+    rows = read_csv(out / "vocab.csv")
+    assert [(row["kind"], row["size"]) for row in rows] == [("bpe", "320"), ("bpe", "5000"), ("wordpiece", "320"),
+                                                            ("wordpiece", "5000")]
+    # the toy corpus has too few distinct words for 5000 bpe pieces: that cell fails, saying why, and the rest go on
+    assert "Vocabulary size too high" in rows[1]["failed"] and not rows[1]["dev_bleu"]
+    assert all(not row["failed"] for row in rows if row is not rows[1])
+    for row in (rows[0], rows[2]):  # each run's own statistics, as preprocess wrote them
+        stats = json.loads((out / "runs" / f"{row['kind']}-{row['size']}" / "stats.json").read_text())["train"]
+        assert float(row["src_subwords_per_word"]) == stats["src"]["subwords_per_word"]
+        assert int(row["tgt_tokens_p95"]) == stats["tgt"]["tokens_per_sentence"]["p95"]
+        assert int(row["src_vocab"]) <= 320 and float(row["tokens_per_s"]) > 0
+    assert "Vocabulary size too high" in (out / "vocab.md").read_text()
+    assert (out / "vocab.png").read_bytes().startswith(b"\x89PNG")
+    best = max((row for row in rows if not row["failed"]), key=lambda row: float(row["dev_bleu"]))
+    winner = load_config(out / "best.yaml")
+    assert (winner.tokenizer.type, winner.tokenizer.vocab_size) == (best["kind"], int(best["size"]))
+    assert winner.model == load_config(tiny_yaml).model
+
+
+def test_an_interrupted_curve_resumes_without_training_finished_cells(toy_corpus, tiny_yaml, tmp_path):
+    out = tmp_path / "curve"
+    args = [sys.executable, "-m", "nmt", "curve", "--configs", tiny_yaml, "--data-dir", toy_corpus, "--out", out,
+            "--words", "300,all", "--max-time", "60"]
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    sweep = subprocess.Popen(args, env=env, stderr=subprocess.DEVNULL, start_new_session=True)
+    results = out / "results.jsonl"
+    while not (results.is_file() and results.read_text()):  # the first cell is finished ...
+        assert sweep.poll() is None, "the sweep ended before it could be interrupted"
+        time.sleep(0.05)
+    os.killpg(sweep.pid, signal.SIGKILL)  # ... kill the sweep, and the second cell's commands with it
+    sweep.wait()
+    first = out / "runs" / "tiny-300"
+    finished_model = (first / "best" / "model.safetensors").stat().st_mtime_ns
+
+    r = subprocess.run(args, env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "1 of 2 cells already finished" in r.stderr
+    assert (first / "best" / "model.safetensors").stat().st_mtime_ns == finished_model
+    assert (out / "runs" / "tiny-300.log").read_text().count("$ nmt train") == 1
+    rows = read_csv(out / "curve.csv")
+    assert [row["words_asked"] for row in rows] == ["300", "all"]
+    assert int(rows[0]["train_words"]) < int(rows[1]["train_words"])  # a subsample, then every pair
+    assert all(float(row["test_bleu"]) >= 0 and not row["failed"] for row in rows)
+    assert (out / "curve.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_a_sweep_resumes_only_under_the_same_settings(tmp_path):
+    ResultsStore(tmp_path, {"max_time": 60, "data_dir": "/d"})
+    ResultsStore(tmp_path, {"max_time": 60, "data_dir": "/d"})  # the same: fine
+    with pytest.raises(NmtError, match=r"other settings \(max_time 60 -> 120\); use another --out"):
+        ResultsStore(tmp_path, {"max_time": 120, "data_dir": "/d"})
+
+
+def test_results_store_keeps_each_finished_cell(tmp_path):
+    store = ResultsStore(tmp_path, {})
+    store.add({"cell": "a", "dev_bleu": 1.5})
+    store.add({"cell": "b", "failed": "why"})
+    assert ResultsStore(tmp_path, {}).records() == {"a": {"cell": "a", "dev_bleu": 1.5},
+                                                     "b": {"cell": "b", "failed": "why"}}
+
+
+def test_tables_show_why_a_cell_failed(tmp_path):
+    columns = [Column("kind", "kind"), Column("BLEU", "bleu", "{:.1f}")]
+    write_tables(tmp_path / "t", columns, [{"kind": "bpe", "bleu": 12.345}, {"kind": "wordpiece", "failed": "x"}])
+    assert (tmp_path / "t.md").read_text().splitlines()[2:] == ["| bpe | 12.3 |  |", "| wordpiece |  | failed: x |"]
+    assert read_csv(tmp_path / "t.csv") == [{"kind": "bpe", "bleu": "12.345", "failed": ""},
+                                           {"kind": "wordpiece", "bleu": "", "failed": "x"}]
+
+
+def test_sizes_parse_or_fail_in_one_line():
+    assert parse_sizes("1000, 2000", "--sizes") == [1000, 2000]
+    assert parse_sizes("10000,all", "--words", allow_all=True) == [10000, 0]
+    with pytest.raises(NmtError, match="--sizes 1000,all: 'all' is not a positive number$"):
+        parse_sizes("1000,all", "--sizes")
+    with pytest.raises(NmtError, match="'-5' is not a positive number or 'all'"):
+        parse_sizes("-5", "--words", allow_all=True)
+
+
+def test_sweep_flags_are_checked_before_any_run(run_cli, toy_corpus, tiny_yaml, tmp_path):
+    r = run_cli("tune-vocab", "--config", tiny_yaml, "--data-dir", toy_corpus, "--out", tmp_path / "o",
+                "--sizes", "1000", "--kinds", "bpe,morfessor", "--max-time", 5)
+    assert r.returncode == 2 and r.stderr.strip().splitlines() == [
+        "nmt tune-vocab: error: --kinds: unknown tokenizer kind 'morfessor' (choose from bpe, unigram, char, word, "
+        "wordpiece)"]
+    r = run_cli("curve", "--configs", tiny_yaml, "--data-dir", tmp_path / "nowhere", "--out", tmp_path / "o",
+                "--words", "all", "--max-time", 5)
+    assert r.returncode == 2 and "--data-dir" in r.stderr and "Traceback" not in r.stderr
