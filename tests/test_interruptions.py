@@ -176,3 +176,28 @@ def test_the_bar_shows_the_time_left_of_the_budget(tmp_path):
     reporter.close()
     last = bar.getvalue().split("\r")[-1]
     assert "40.0% of the budget" in last and "<00:0" in last  # elapsed<remaining: 0.15 s for 30 %, 0.3 s left
+
+
+def test_sigkill_mid_run_then_resume_ends_bitwise_equal_with_curriculum_and_accumulation(config, run_dir, tmp_path):
+    """SIGKILL gives the trainer no chance to save: the resumed run restarts from the last validation's
+    checkpoint (step 40), inside the curriculum's second phase, and must still end where a run never
+    interrupted ends."""
+    straight, killed = (shutil.copytree(run_dir, tmp_path / name) for name in ("straight", "killed"))
+    common = ["--config", config, "--set", "train.log_every=1", "--set", "train.validation.size=4",
+              "--set", "train.validation.every=10", "--set", "train.accumulate=2",
+              "--set", "train.curriculum.type=phases",
+              "--set", "train.curriculum.phases=[{max_tokens: 32, until_fraction: 0.25}, {}]",
+              "--set", "train.limits.max_steps=120"]
+    subprocess.run([sys.executable, "-m", "nmt.cli", "train", "--run-dir", straight, *common], env=ENV, check=True,
+                   capture_output=True)
+    proc = launch("--run-dir", killed, *common)
+    wait_for_step(killed, 45, proc)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    step = load_checkpoint(killed / "checkpoints" / "last.pt")["step"]
+    assert 40 <= step < 120, "the kill must land after the phase change and before the end"
+    subprocess.run([sys.executable, "-m", "nmt.cli", "train", "--run-dir", killed, "--resume", *common], env=ENV,
+                   check=True, capture_output=True)
+    a, b = (load_checkpoint(run / "checkpoints" / "last.pt") for run in (straight, killed))
+    assert a["step"] == b["step"] == 120
+    assert all(torch.equal(a["model"][name], b["model"][name]) for name in a["model"])
