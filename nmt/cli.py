@@ -95,6 +95,10 @@ def build_parser():
     which.add_argument("--best", type=int, metavar="N", help="the N kept checkpoints with the best dev BLEU")
     p.add_argument("--out", type=Path, help="model directory to write (default: RUN/averaged)")
 
+    p = sub.add_parser("plot", parents=[common], help="draw loss and dev BLEU of one or more runs in one PNG")
+    p.add_argument("runs", type=Path, nargs="+", metavar="RUN", help="run directories")
+    p.add_argument("--out", type=Path, default=Path("training.png"), help="PNG to write (default: training.png)")
+
     p = sub.add_parser("tune-vocab", parents=[common], help="one short run per tokenizer kind and vocabulary size")
     _sweep_args(p)
     p.add_argument("--config", type=Path, required=True, help="experiment YAML every run starts from")
@@ -293,6 +297,13 @@ def cmd_average(args):
     print(f"averaged the checkpoints of steps {', '.join(map(str, steps))} into {out}", file=sys.stderr)
 
 
+def cmd_plot(args):
+    from nmt.plot import plot_runs
+
+    plot_runs(args.runs, args.out)
+    print(f"{len(args.runs)} run(s) drawn in {args.out}", file=sys.stderr)
+
+
 def _sweep(args, **settings):
     from nmt.sweep.grid import Sweep
 
@@ -350,8 +361,8 @@ def cmd_quickstart(args):
 
 
 COMMANDS = {"preprocess": cmd_preprocess, "train": cmd_train, "translate": cmd_translate, "export": cmd_export,
-            "evaluate": cmd_evaluate, "average": cmd_average, "tune-vocab": cmd_tune_vocab, "curve": cmd_curve,
-            "config": cmd_config, "quickstart": cmd_quickstart}
+            "evaluate": cmd_evaluate, "average": cmd_average, "plot": cmd_plot, "tune-vocab": cmd_tune_vocab,
+            "curve": cmd_curve, "config": cmd_config, "quickstart": cmd_quickstart}
 
 
 def main(argv=None):

@@ -19,6 +19,7 @@ class RunDir:
     best = property(lambda self: self.root / "best")
     metrics = property(lambda self: self.root / "metrics.jsonl")
     tensorboard = property(lambda self: self.root / "tensorboard")
+    plot = property(lambda self: self.root / "training.png")
     valid = property(lambda self: self.root / "valid")
 
     def update_checkpoint(self, step):

@@ -1,5 +1,4 @@
 """Length rules shared by every decoder: the output-length cap and length normalisation of scores."""
-import torch
 
 LENGTH_NORMS = ("gnmt", "plain")  # how a finished hypothesis' log-probability is divided by its length
 

@@ -25,6 +25,7 @@ from nmt.device import pick_device, slow_bf16
 from nmt.errors import NmtError, one_line
 from nmt.evaluate import score_corpus
 from nmt.models import build_model
+from nmt.plot import plot_runs
 from nmt.rundir import RunDir
 from nmt.tokenize import load_tokenizers
 from nmt.train.checkpoint import load_checkpoint, save_checkpoint
@@ -41,13 +42,17 @@ def peak_rss_mib():
 
 
 def train(cfg, run_dir, resume=False):
-    """Train until a limit (steps, epochs, time, patience) is reached; returns the best dev BLEU."""
+    """Train until a limit (steps, epochs, time, patience) is reached, then draw RUN/training.png;
+    returns the best dev BLEU."""
     ranks = Ranks.from_environment()
     try:
         trainer = Trainer(cfg, run_dir, ranks)
         if resume:
             trainer.resume()
-        return trainer.run()
+        best = trainer.run()
+        if ranks.is_main:
+            plot_runs([run_dir], trainer.run_dir.plot)
+        return best
     finally:
         ranks.close()
 
