@@ -56,6 +56,26 @@ def test_incremental_decoding_survives_state_reordering():
                                          reorder=torch.tensor([2, 0, 0, 1]))
 
 
+@pytest.mark.parametrize("reorder", [[0, 0, 0, 1, 1, 1, 2, 2, 2],  # beam search's layout: 3 beams per sentence
+                                     [0, 0, 2, 2]])                  # sentence 1 left the batch
+def test_beams_read_their_sentences_source_rows_without_copies(reorder):
+    model = make_transformer(seed=6, layers=2)
+    src, tgt_in = example_batch(src_lengths=(6, 3, 4), tgt_len=5)
+    assert_step_decoding_matches_forward(model, src, tgt_in, reorder=torch.tensor(reorder))
+    with torch.no_grad():
+        state = model.encode(src)
+        reordered = model.reorder_state(state, torch.tensor(reorder))
+    sources = [name for name in state if name.startswith("source:")]
+    kept = sorted(set(reorder))
+    assert len(sources) == 1 + 2 * 2  # the mask, keys and values of each decoder layer
+    for name in sources:
+        if kept == [0, 1, 2]:
+            assert reordered[name] is state[name]  # shared by the beams, not copied for each
+        else:
+            assert torch.equal(reordered[name], state[name][kept])  # compacted once sentences leave
+    assert reordered["source_row"].tolist() == [kept.index(row) for row in reorder]
+
+
 def _embedding_outputs(model, module):
     """Record (with retained gradients) every output of embedding `module` during a forward pass."""
     outputs = []

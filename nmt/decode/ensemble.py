@@ -24,11 +24,22 @@ class Ensemble(Seq2Seq):
         """One flat state: member i's tensor `name` is stored as `i/name` (all batch-first)."""
         return {f"{i}/{name}": t for i, m in enumerate(self.members) for name, t in m.encode(src).items()}
 
+    def reorder_state(self, state, index):
+        """Each member reorders its own part (a member's `source:` tensors follow its own rules)."""
+        reordered = {}
+        for i, member in enumerate(self.members):
+            own = member.reorder_state(self.own_state(state, i), index)
+            reordered.update({f"{i}/{name}": t for name, t in own.items()})
+        return reordered
+
+    @staticmethod
+    def own_state(state, i):
+        return {name.partition("/")[2]: t for name, t in state.items() if name.startswith(f"{i}/")}
+
     def decode_step(self, prev_tokens, state):
         log_probs, new_state = [], {}
         for i, member in enumerate(self.members):
-            own = {name.partition("/")[2]: t for name, t in state.items() if name.startswith(f"{i}/")}
-            member_log_probs, own = member.decode_step(prev_tokens, own)
+            member_log_probs, own = member.decode_step(prev_tokens, self.own_state(state, i))
             log_probs.append(member_log_probs)
             new_state.update({f"{i}/{name}": t for name, t in own.items()})
         return torch.stack(log_probs).logsumexp(dim=0) - math.log(len(self.members)), new_state

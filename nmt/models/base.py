@@ -10,6 +10,19 @@ from torch import nn
 from nmt.tokenize.base import EOS_ID, PAD_ID
 
 
+SOURCE = "source:"  # prefix of decoding-state tensors with one row per source sentence (see reorder_state)
+
+
+def beams_per_source(state, sources):
+    """g when row r of the state reads source row r // g, the layout beam search keeps (sentence-major, g beams
+    per sentence; greedy: g = 1), so a model may read the `sources` source rows once per group; else None."""
+    rows = state["source_row"]
+    if rows.numel() % sources:
+        return None
+    group = rows.numel() // sources
+    return group if torch.equal(rows, torch.arange(sources, device=rows.device).repeat_interleave(group)) else None
+
+
 def reverse_source_tokens(src):
     """Reverse each source sentence's tokens (Sutskever et al. 2014), keeping EOS last and padding after it.
 
@@ -41,8 +54,19 @@ class Seq2Seq(nn.Module):
 
     @staticmethod
     def reorder_state(state, index):
-        """Keep (and repeat) batch rows `index` of every state tensor: beam reordering and pruning."""
-        return {name: t.index_select(0, index) for name, t in state.items()}
+        """Keep (and repeat) rows `index` of the state: beam reordering and pruning.
+
+        Tensors named `source:...` (what a model computed once from the source) keep one row per
+        sentence, however many rows (beams) read it; `state["source_row"]` says which one each row
+        reads. They are never copied for beams, only compacted once sentences leave the batch."""
+        rows = {name: t.index_select(0, index) for name, t in state.items() if not name.startswith(SOURCE)}
+        sources = {name: t for name, t in state.items() if name.startswith(SOURCE)}
+        if sources:
+            used = rows["source_row"].unique()  # sorted
+            if len(used) < len(next(iter(sources.values()))):
+                sources = {name: t.index_select(0, used) for name, t in sources.items()}
+                rows["source_row"] = torch.searchsorted(used, rows["source_row"])
+        return {**rows, **sources}
 
     def generation_mode(self):
         """Eval mode with gradients off: what every decoder runs under."""

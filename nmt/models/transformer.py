@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from nmt.models.base import Seq2Seq, reverse_source_tokens
+from nmt.models.base import SOURCE, Seq2Seq, beams_per_source, reverse_source_tokens
 from nmt.tokenize.base import PAD_ID
 
 
@@ -89,16 +89,20 @@ class DecoderLayer(nn.Module):
         self.ff = FeedForward(d_model, ff_size, dropout)
         self.subs = nn.ModuleList(Sublayer(d_model, dropout, pre_norm) for _ in range(3))
 
-    def forward(self, x, memory_kv, src_mask, cache=None):
+    def forward(self, x, memory_kv, src_mask, cache=None, beams=1):
         """x: (B, T, D). With `cache` (keys, values of earlier positions) x is the next position
-        alone and the updated cache is returned; without it the causal mask hides the future."""
+        alone and the updated cache is returned; without it the causal mask hides the future.
+        With `beams` g, memory_kv and src_mask have a row per g rows of x (the beams of a sentence)."""
         self_sub, cross_sub, ff_sub = self.subs
         h = self_sub.input(x)
         k, v = self.self_attn.keys_values(h)
         if cache is not None:
             k, v = torch.cat([cache[0], k], dim=2), torch.cat([cache[1], v], dim=2)
         x = self_sub.output(x, self.self_attn(h, k, v, causal=cache is None))
-        x = cross_sub.output(x, self.cross_attn(cross_sub.input(x), *memory_kv, mask=src_mask))
+        h = cross_sub.input(x)
+        b, length, d = h.shape  # the beams of a sentence query its source together, as one sequence
+        attended = self.cross_attn(h.reshape(b // beams, beams * length, d), *memory_kv, mask=src_mask)
+        x = cross_sub.output(x, attended.reshape(b, length, d))
         return ff_sub.output(x, self.ff(ff_sub.input(x))), (k, v)
 
 
@@ -161,22 +165,28 @@ class Transformer(Seq2Seq):
         return self.output(self.decoder_norm(x))
 
     def encode(self, src):
+        """State: per sentence the source mask and each decoder layer's cross-attention keys/values
+        (`source:`, never copied for beams); per row the self-attention cache and its source row."""
         memory, src_mask = self.run_encoder(src)
-        state = {"src_mask": src_mask}
+        state = {f"{SOURCE}mask": src_mask, "source_row": torch.arange(src.size(0), device=src.device)}
         empty = memory.new_zeros(src.size(0), 0, self.d_model)
         for i, layer in enumerate(self.decoder_layers):
-            state[f"memory_k.{i}"], state[f"memory_v.{i}"] = layer.cross_attn.keys_values(memory)
+            state[f"{SOURCE}k.{i}"], state[f"{SOURCE}v.{i}"] = layer.cross_attn.keys_values(memory)
             state[f"self_k.{i}"], state[f"self_v.{i}"] = layer.self_attn.keys_values(empty)
         return state
 
     def decode_step(self, prev_tokens, state):
         step = state["self_k.0"].size(2)  # positions decoded so far
         x = self.embed(self.tgt_embed, prev_tokens[:, None], start=step)
-        new_state = {"src_mask": state["src_mask"]}
+        sources = {name: t for name, t in state.items() if name.startswith(SOURCE)}
+        beams = beams_per_source(state, len(sources[f"{SOURCE}mask"]))
+        if beams is None:  # rows in another order than beam search keeps: give each row a copy of its source
+            sources, beams = {name: t.index_select(0, state["source_row"]) for name, t in sources.items()}, 1
+        new_state = {**state}
         for i, layer in enumerate(self.decoder_layers):
-            memory_kv = (state[f"memory_k.{i}"], state[f"memory_v.{i}"])
-            x, (k, v) = layer(x, memory_kv, state["src_mask"], cache=(state[f"self_k.{i}"], state[f"self_v.{i}"]))
-            new_state.update({f"memory_k.{i}": memory_kv[0], f"memory_v.{i}": memory_kv[1],
-                              f"self_k.{i}": k, f"self_v.{i}": v})
+            memory_kv = (sources[f"{SOURCE}k.{i}"], sources[f"{SOURCE}v.{i}"])
+            x, (k, v) = layer(x, memory_kv, sources[f"{SOURCE}mask"],
+                              cache=(state[f"self_k.{i}"], state[f"self_v.{i}"]), beams=beams)
+            new_state.update({f"self_k.{i}": k, f"self_v.{i}": v})
         logits = self.output(self.decoder_norm(x[:, 0]))
         return F.log_softmax(logits.float(), dim=-1), new_state
