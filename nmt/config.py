@@ -29,8 +29,10 @@ FORMAT = 2  # of config.yaml, checkpoints' and model directories' configs; 1 was
 
 class DataConfig(Section):
     dir: str = Field("", description="folder of {split}.{lang} files")
-    hf_dataset: str = Field("", description="or a Hugging Face dataset: hub name or a save_to_disk folder")
-    hf_config: str = Field("", description="the dataset's configuration name (e.g. de-en), if it has several")
+    hf_dataset: str = Field("", description="or a Hugging Face dataset: multi30k or mafand (nmt knows where they "
+                                            "are), a hub name or a save_to_disk folder; validation is read as val")
+    hf_config: str = Field("", description="the hub dataset's configuration name (e.g. de-en), if it has several "
+                                           "(multi30k and mafand choose theirs from the languages)")
     src_lang: str = Field("de", description="source language code, the files' suffix")
     tgt_lang: str = Field("en", description="target language code")
     train_split: str = Field("train", description="split to train on")
