@@ -43,8 +43,8 @@ class DataConfig(Section):
                                                   "instead of stopping with an error")
     train_words: int = Field(0, ge=0, description="train on a random subset of the cleaned training pairs with this "
                                                   "many source words (within one sentence); 0 = all")
-    subsample_seed: int = Field(0, description="seeds which pairs data.train_words keeps (the same seed keeps the "
-                                               "same pairs; a smaller subset is part of a larger one)")
+    subsample_seed: int = Field(0, description="seeds which pairs data.train_words keeps (with one seed, a smaller "
+                                               "subset is part of a larger one)")
 
     @model_validator(mode="after")
     def _two_languages(self):
