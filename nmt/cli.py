@@ -61,7 +61,7 @@ def build_parser():
                                 "a hub dataset or a save_to_disk folder")
     p.add_argument("--src", default="", help="source language (default: the corpus's first pair, e.g. de for multi30k)")
     p.add_argument("--tgt", default="", help="target language")
-    p.add_argument("--config", default="", help="the hub dataset's configuration (e.g. de-en), if it has several")
+    p.add_argument("--hf-config", default="", help="the hub dataset's configuration (e.g. de-en), if it has several")
     p.add_argument("--out", type=Path, help="folder to write (default: data/NAME; data/mafand/PAIR)")
 
     p = sub.add_parser("preprocess", parents=[common], help="clean the corpus, learn subwords, encode it")
@@ -126,7 +126,7 @@ def _load_config(args, extra=()):
 def cmd_fetch(args):
     from nmt.data.hub import fetch
 
-    fetch(args.name, args.out, args.config, args.src, args.tgt, log=lambda m: print(m, file=sys.stderr))
+    fetch(args.name, args.out, args.hf_config, args.src, args.tgt, log=lambda m: print(m, file=sys.stderr))
 
 
 def cmd_preprocess(args):

@@ -140,7 +140,7 @@ def test_unknown_name_or_unreachable_hub_is_one_line(run_cli, tmp_path, monkeypa
 def test_wrong_pair_or_language_is_one_line(run_cli, tmp_path):
     line = one_line_error(run_cli("fetch", "mafand", "--src", "en", "--tgt", "deu"))
     assert "mafand has no language pair en-deu; it has en-amh, en-hau" in line
-    line = one_line_error(run_cli("fetch", "multi30k", "--config", "de-en"))
+    line = one_line_error(run_cli("fetch", "multi30k", "--hf-config", "de-en"))
     assert "leave out the configuration 'de-en'" in line
     saved_dataset(tmp_path / "hub", "translation")
     line = one_line_error(run_cli("fetch", tmp_path / "hub", "--src", "de", "--tgt", "fr", "--out", tmp_path / "o"))
