@@ -61,9 +61,17 @@ def build_parser():
     # SUPPRESS: a subcommand's own (absent) --debug must not reset `nmt --debug COMMAND`; main() defaults it
     common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                         help="show the full traceback of an error")
-    parser = argparse.ArgumentParser(prog="nmt", parents=[common],
-                                     description="Neural machine translation: preprocess, train, translate, evaluate.")
+    parser = argparse.ArgumentParser(prog="nmt", parents=[common], description="Neural machine translation: "
+                                     "fetch, preprocess, train, translate, evaluate.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("fetch", parents=[common], help="write a Hugging Face dataset as {split}.{lang} files")
+    p.add_argument("name", help="multi30k (de, en, fr, cs), mafand (one pair, e.g. --src en --tgt hau), "
+                                "a hub dataset or a save_to_disk folder")
+    p.add_argument("--src", default="", help="source language (default: the corpus's first pair, e.g. de for multi30k)")
+    p.add_argument("--tgt", default="", help="target language")
+    p.add_argument("--hf-config", default="", help="the hub dataset's configuration (e.g. de-en), if it has several")
+    p.add_argument("--out", type=Path, help="folder to write (default: data/NAME; data/mafand/PAIR)")
 
     p = sub.add_parser("preprocess", parents=[common], help="clean the corpus, learn subwords, encode it")
     _config_args(p)
@@ -138,6 +146,12 @@ def _load_config(args, extra=()):
         raise NmtError("no config: pass --config FILE (or --run-dir of an existing run)")
     cfg = load_config(config_path, overrides)
     return cfg, args.run_dir or Path("runs") / cfg.name
+
+
+def cmd_fetch(args):
+    from nmt.data.hub import fetch
+
+    fetch(args.name, args.out, args.hf_config, args.src, args.tgt, log=lambda m: print(m, file=sys.stderr))
 
 
 def cmd_preprocess(args):
@@ -360,9 +374,9 @@ def cmd_quickstart(args):
     quickstart(args.run_dir, args.max_time)
 
 
-COMMANDS = {"preprocess": cmd_preprocess, "train": cmd_train, "translate": cmd_translate, "export": cmd_export,
-            "evaluate": cmd_evaluate, "average": cmd_average, "plot": cmd_plot, "tune-vocab": cmd_tune_vocab,
-            "curve": cmd_curve, "config": cmd_config, "quickstart": cmd_quickstart}
+COMMANDS = {"fetch": cmd_fetch, "preprocess": cmd_preprocess, "train": cmd_train, "translate": cmd_translate,
+            "export": cmd_export, "evaluate": cmd_evaluate, "average": cmd_average, "plot": cmd_plot,
+            "tune-vocab": cmd_tune_vocab, "curve": cmd_curve, "config": cmd_config, "quickstart": cmd_quickstart}
 
 
 def main(argv=None):

@@ -29,8 +29,10 @@ FORMAT = 2  # of config.yaml, checkpoints' and model directories' configs; 1 was
 
 class DataConfig(Section):
     dir: str = Field("", description="folder of {split}.{lang} files")
-    hf_dataset: str = Field("", description="or a Hugging Face dataset: hub name or a save_to_disk folder")
-    hf_config: str = Field("", description="the dataset's configuration name (e.g. de-en), if it has several")
+    hf_dataset: str = Field("", description="or a Hugging Face dataset: multi30k or mafand (nmt knows where they "
+                                            "are), a hub name or a save_to_disk folder; validation is read as val")
+    hf_config: str = Field("", description="the hub dataset's configuration name (e.g. de-en), if it has several "
+                                           "(multi30k and mafand choose theirs from the languages)")
     src_lang: str = Field("de", description="source language code, the files' suffix")
     tgt_lang: str = Field("en", description="target language code")
     train_split: str = Field("train", description="split to train on")
@@ -39,6 +41,10 @@ class DataConfig(Section):
     max_length_ratio: Float = Field(3.0, ge=1, description="... and pairs whose word-count ratio exceeds this")
     skip_invalid: bool = Field(False, description="drop pairs with a line that is not valid UTF-8 (counted) "
                                                   "instead of stopping with an error")
+    train_words: int = Field(0, ge=0, description="train on a random subset of the cleaned training pairs with this "
+                                                  "many source words (within one sentence); 0 = all")
+    subsample_seed: int = Field(0, description="seeds which pairs data.train_words keeps (with one seed, a smaller "
+                                               "subset is part of a larger one)")
 
     @model_validator(mode="after")
     def _two_languages(self):

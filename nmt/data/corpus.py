@@ -1,4 +1,4 @@
-"""Reading parallel text (local files or Hugging Face `datasets`) and cleaning it.
+"""Reading parallel text (local files, or Hugging Face `datasets` through nmt/data/hub.py) and cleaning it.
 
 Cleaning is NFC normalisation and whitespace collapsing for every split; the
 length and ratio filters apply to training data only, and their drop counts are
@@ -11,6 +11,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+from nmt.data import hub
 from nmt.errors import NmtError
 
 
@@ -72,37 +73,10 @@ def read_parallel_files(directory, split, src_lang, tgt_lang, skip_invalid=False
     return ParallelText([s for s, _ in pairs], [t for _, t in pairs], skipped_invalid=len(src) - len(pairs))
 
 
-def read_parallel_hf(name, config, split, src_lang, tgt_lang):
-    """A split of a `datasets` translation dataset ({'translation': {src: ..., tgt: ...}}).
-
-    `name` is a hub name or a folder written by `Dataset(Dict).save_to_disk`.
-    """
-    import datasets  # heavy import, only when this source is used
-
-    if Path(name).is_dir():
-        loaded = datasets.load_from_disk(name)
-        if isinstance(loaded, datasets.DatasetDict):
-            if split not in loaded:
-                raise NmtError(f"{name}: no split {split!r} (has {', '.join(loaded)})")
-            loaded = loaded[split]
-    else:
-        try:
-            loaded = datasets.load_dataset(name, config or None, split=split)
-        except Exception as e:  # the hub raises many types; the user needs the one line
-            raise NmtError(f"datasets could not load {name!r} split {split!r}: {e}") from None
-    if "translation" not in loaded.column_names:
-        raise NmtError(f"{name}: expected a 'translation' column, found {loaded.column_names}")
-    pairs = loaded["translation"]
-    try:
-        return ParallelText([p[src_lang] for p in pairs], [p[tgt_lang] for p in pairs])
-    except KeyError as e:
-        raise NmtError(f"{name}: translation entries lack language {e.args[0]!r}") from None
-
-
 def read_split(cfg, split):
     """The split of the corpus that `cfg` (a DataConfig) names."""
     if cfg.hf_dataset:
-        return read_parallel_hf(cfg.hf_dataset, cfg.hf_config, split, cfg.src_lang, cfg.tgt_lang)
+        return ParallelText(*hub.read_split(cfg.hf_dataset, cfg.hf_config, split, cfg.src_lang, cfg.tgt_lang))
     if not cfg.dir:
         raise NmtError("no data: set data.dir (or --data-dir) or data.hf_dataset")
     return read_parallel_files(cfg.dir, split, cfg.src_lang, cfg.tgt_lang, cfg.skip_invalid)

@@ -1,4 +1,5 @@
-"""`nmt preprocess`: read and clean the corpus, learn subwords, store token ids once, report statistics."""
+"""`nmt preprocess`: read and clean the corpus (and keep a subset of `data.train_words`), learn subwords,
+store token ids once, report statistics."""
 import json
 
 from nmt import atomic
@@ -7,6 +8,7 @@ from nmt.data import dataset
 from nmt.data.corpus import ParallelText, clean_training_pairs, normalize, read_split
 from nmt.data.dataset import EncodedSplit
 from nmt.data.stats import format_table, split_stats
+from nmt.data.subsample import subsample
 from nmt.errors import NmtError
 from nmt.rundir import RunDir
 from nmt.tokenize import train_tokenizers
@@ -20,6 +22,7 @@ def preprocess(cfg, run_dir, log=print):
     run = RunDir(run_dir)
     dataset.remove_manifest(run.root)  # nothing here is trusted until the new manifest is written
     train, train_dropped = read_training_pairs(cfg.data)
+    train, subset = subsample_training_pairs(train, cfg.data)
     valid_raw = read_split(cfg.data, cfg.data.valid_split)
     valid = ParallelText([normalize(s) for s in valid_raw.src], [normalize(t) for t in valid_raw.tgt])
 
@@ -32,6 +35,8 @@ def preprocess(cfg, run_dir, log=print):
     valid_ids = tokenizers.src.encode_batch(valid.src), tokenizers.tgt.encode_batch(valid.tgt)
     stats = {"train": split_stats(train, *train_ids, train_dropped),
              "valid": split_stats(valid, *valid_ids, _invalid_drops(valid_raw))}
+    if subset:
+        stats["train"]["subsample"] = subset
     for line in format_table(stats):
         log(line)
 
@@ -44,6 +49,8 @@ def preprocess(cfg, run_dir, log=print):
     paths += [run.valid_text("src"), run.valid_text("ref"), run.root / STATS, *sorted(run.tokenizer.iterdir())]
     info = {"train_pairs": len(train.src), "dropped": stats["train"]["dropped"], "valid_pairs": len(valid.src),
             "src_vocab": tokenizers.src.vocab_size, "tgt_vocab": tokenizers.tgt.vocab_size}
+    if subset:
+        info["subsample"] = subset
     dataset.write_manifest(run.root, paths, info)
     return info
 
@@ -58,6 +65,16 @@ def read_training_pairs(data_cfg):
         raise NmtError(f"{data_cfg.dir or data_cfg.hf_dataset}: no training pairs left after filtering "
                        f"(dropped {drops}; see data.max_words, data.max_length_ratio)")
     return train, dropped
+
+
+def subsample_training_pairs(train, data_cfg):
+    """The `data.train_words` subset of the cleaned pairs and its record for stats and manifest (None when
+    all pairs are kept). It comes before the tokenizer, which must not learn subwords from the rest."""
+    if not data_cfg.train_words:
+        return train, None
+    subset = subsample(train, data_cfg.train_words, data_cfg.subsample_seed)
+    return subset, {"train_words": data_cfg.train_words, "seed": data_cfg.subsample_seed, "pairs": len(subset.src),
+                    "words": sum(len(s.split()) for s in subset.src), "of_pairs": len(train.src)}
 
 
 def _invalid_drops(text):

@@ -58,4 +58,8 @@ def format_table(stats):
     for split, s in stats.items():
         drops = ", ".join(f"{n} {why}" for why, n in s["dropped"].items()) or "none"
         rows.append(f"{split}: {s['pairs']} pairs; dropped: {drops}; exact duplicate pairs: {s['duplicate_pairs']}")
+        if "subsample" in s:
+            sub = s["subsample"]
+            rows.append(f"{split}: data.train_words {sub['train_words']} (seed {sub['seed']}) kept {sub['pairs']} of "
+                        f"{sub['of_pairs']} cleaned pairs, {sub['words']} source words")
     return rows
