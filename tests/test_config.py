@@ -89,7 +89,7 @@ def test_every_shipped_config_loads(path):
 
 
 def _readme_command_lines():
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    text = (ROOT / "README.md").read_text(encoding="utf-8").replace("\\\n", " ")  # continued lines joined
     lines = re.findall(r"^\s*(nmt [^\n]+)$", text, flags=re.M)
     return [re.split(r"\s[#<>|]", line)[0].strip() for line in lines]  # the command, not its redirections
 
