@@ -117,6 +117,8 @@ class TokenBatchSampler:
 
     def epochs_done(self):
         """Epochs completed, with the current one's share of batches: 2.5 halfway through the third."""
+        if self.position == 0:  # no need to plan (with subword sampling: segment) an epoch that may never come
+            return float(self.epoch)
         if self._plan_length[0] != self.epoch:
             self._plan_length = (self.epoch, len(self.batches_of_epoch(self.epoch)))
         return self.epoch + self.position / self._plan_length[1]
