@@ -62,6 +62,9 @@ class TokenizerConfig(Section):
                                                                    "(sentencepiece kinds)")
     max_sentences: int = Field(1_000_000, gt=0, description="train the tokenizer on a seeded sample of at most "
                                                             "this many sentences (per model)")
+    sampling: Float = Field(0.0, ge=0, description="subword regularisation: training text re-segmented each "
+                                                   "epoch; bpe: dropout rate in (0, 1), unigram: smoothing alpha; "
+                                                   "0 = off")
 
     @model_validator(mode="after")
     def _kind_rules(self):
@@ -72,6 +75,12 @@ class TokenizerConfig(Section):
         if self.character_coverage != 1.0 and self.type not in SentencePieceTokenizer.model_types:
             raise ValueError(f"config key tokenizer.character_coverage applies to sentencepiece types, not "
                              f"{self.type} (which keeps every character)")
+        if self.sampling and self.type not in SentencePieceTokenizer.sampling_types:
+            raise ValueError(f"config key tokenizer.sampling applies to types "
+                             f"{' and '.join(SentencePieceTokenizer.sampling_types)}, not {self.type} "
+                             f"(which segments a text one way only)")
+        if self.type == "bpe" and self.sampling >= 1:
+            raise ValueError(f"config key tokenizer.sampling: bpe's dropout rate must be below 1, got {self.sampling}")
         return self
 
 

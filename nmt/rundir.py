@@ -49,6 +49,10 @@ class RunDir:
             handle.flush()
             yield
 
+    def train_text(self, side):
+        """Cleaned training text, side 'src' or 'tgt', kept for re-segmenting it each epoch (tokenizer.sampling)."""
+        return self.data / f"train.{side}.txt"
+
     def valid_text(self, side):
         """Raw dev-set text kept for validation: side 'src' (source) or 'ref' (reference)."""
         return self.data / f"valid.{side}.txt"

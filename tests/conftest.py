@@ -66,6 +66,15 @@ def train_straight_and_resumed(corpus_dir, run_dir, tmp_path, settings, steps):
     return straight, resumed
 
 
+def pairs_of_lengths(src_lengths, tgt_lengths):
+    """Training pairs of the given lengths (every token id 4), for the batch sampler."""
+    from nmt.data.dataset import EncodedSplit
+    from nmt.data.resegment import StoredPairs
+
+    return StoredPairs(*(EncodedSplit.from_sequences([[4] * int(n) for n in lengths])
+                         for lengths in (src_lengths, tgt_lengths)))
+
+
 def assert_same_parameters(a, b):
     for (name, x), y in zip(a.named_parameters(), b.parameters()):
         assert torch.equal(x, y), name

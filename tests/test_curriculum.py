@@ -5,7 +5,7 @@ import re
 import numpy as np
 import pytest
 
-from conftest import assert_same_parameters, tiny_config, train_straight_and_resumed
+from conftest import assert_same_parameters, pairs_of_lengths, tiny_config, train_straight_and_resumed
 from nmt.config import load_config
 from nmt.data.batching import TokenBatchSampler
 from nmt.errors import NmtError
@@ -58,13 +58,13 @@ def test_competence_is_the_square_root_schedule_of_platanios_et_al():
 
 def test_the_sampler_passes_over_batches_with_longer_pairs():
     lengths = np.array([3, 9, 4, 12, 5, 30, 6, 7] * 5)
-    sampler = TokenBatchSampler(lengths, lengths, batch_tokens=40, seed=1)
+    sampler = TokenBatchSampler(pairs_of_lengths(lengths, lengths), batch_tokens=40, seed=1)
     sampler.length_limit = 8  # a pair's length counts BOS/EOS: lengths + 1
     batches = iter(sampler)
     drawn = [next(batches) for _ in range(10)]
-    assert all(sampler.lengths[b].max() <= 8 for b in drawn)
+    assert all(sampler.lengths(epoch)[b].max() <= 8 for epoch, b in drawn)
     sampler.length_limit = None
-    assert any(sampler.lengths[next(batches)].max() > 8 for _ in range(20))
+    assert any(sampler.lengths(epoch)[b].max() > 8 for epoch, b in (next(batches) for _ in range(20)))
     sampler.length_limit = 2
     with pytest.raises(NmtError, match="no training pair is within 2 tokens"):
         next(batches)

@@ -91,9 +91,14 @@ def one_line(proc):
     return lines[0]
 
 
-def test_sigterm_saves_the_update_and_resume_continues_exactly(config, run_dir, tmp_path):
+# with subword sampling, 7 batches an epoch: the resumed process re-creates the segmentation of the epoch
+# it stopped in, and of epoch 1 as the uninterrupted process drew it
+@pytest.mark.parametrize("settings", [[], ["tokenizer.sampling=0.1", "train.batch_tokens=4000"]],
+                         ids=["plain", "subword_sampling"])
+def test_sigterm_saves_the_update_and_resume_continues_exactly(config, run_dir, tmp_path, settings):
     straight, stopped = (shutil.copytree(run_dir, tmp_path / name) for name in ("straight", "stopped"))
-    common = ["--config", config, "--set", "train.log_every=1", "--set", "train.validation.size=4"]
+    common = ["--config", config, "--set", "train.log_every=1", "--set", "train.validation.size=4",
+              *(arg for setting in settings for arg in ("--set", setting))]
     subprocess.run([sys.executable, "-m", "nmt.cli", "train", "--run-dir", straight, *common,
                     "--set", "train.limits.max_steps=12"], env=ENV, check=True, capture_output=True)
     proc = launch("--run-dir", stopped, *common, "--set", "train.limits.max_steps=100000")

@@ -193,11 +193,12 @@ def test_unknown_kind_in_a_manifest_is_a_one_line_error(tokenizers, tmp_path):
         load_tokenizers(tmp_path)
 
 
-def test_bpe_dropout_samples_other_segmentations_of_the_same_text(tokenizers, corpus_text):
+def test_bpe_dropout_samples_other_segmentations_of_the_same_text_one_per_seed(tokenizers, corpus_text):
     text = normalize(corpus_text[0][0])
-    samples = {tuple(tokenizers.src.sample(text, 0.3)) for _ in range(20)}
+    samples = {tuple(tokenizers.src.sample_batch([text], 0.3, seed)[0]) for seed in range(20)}
     assert len(samples) > 1
     assert all(tokenizers.src.decode(s) == text for s in samples)
+    assert tokenizers.src.sample_batch([text] * 3, 0.3, seed=5) == tokenizers.src.sample_batch([text] * 3, 0.3, seed=5)
 
 
 def test_training_sample_is_seeded_and_bounded():

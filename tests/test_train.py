@@ -5,7 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from conftest import assert_same_parameters, tiny_config, train_straight_and_resumed
+from conftest import assert_same_parameters, pairs_of_lengths, tiny_config, train_straight_and_resumed
 from nmt.config import load_config
 from nmt.data.batching import TokenBatchSampler, make_batch
 from nmt.data.dataset import EncodedSplit
@@ -180,7 +180,7 @@ def lengths():
 
 
 def _sampler(lengths, seed=3):
-    return TokenBatchSampler(lengths[0], lengths[1], BUDGET, seed)
+    return TokenBatchSampler(pairs_of_lengths(*lengths), BUDGET, seed)
 
 
 def test_each_epoch_serves_every_index_once_within_the_budget(lengths):
@@ -210,7 +210,7 @@ def test_iteration_runs_epoch_after_epoch(lengths):
     epoch0, epoch1 = sampler.batches_of_epoch(0), sampler.batches_of_epoch(1)
     it = iter(sampler)
     drawn = [next(it) for _ in range(len(epoch0) + len(epoch1))]
-    assert drawn == epoch0 + epoch1
+    assert drawn == [(0, b) for b in epoch0] + [(1, b) for b in epoch1]
 
 
 @pytest.mark.parametrize("offset", [0, 1, 7, -1])
@@ -341,7 +341,7 @@ def test_training_reduces_the_loss(fresh_run_dir, toy_corpus):
     trainer = Trainer(tiny_config(toy_corpus, "train.limits.max_steps=40", "train.validation.every=1000",
                                   "model.dropout=0.0", "train.label_smoothing=0.0"), fresh_run_dir)
     batch_ids = trainer.sampler.batches_of_epoch(0)[0]
-    batch = make_batch(trainer.train_src, trainer.train_tgt, batch_ids)
+    batch = make_batch(*trainer.pairs.epoch(0), batch_ids)
 
     def loss_per_token():
         with torch.no_grad():
@@ -371,7 +371,7 @@ def test_out_of_gpu_memory_retries_the_same_update_in_parts(fresh_run_dir, toy_c
     settings = ("model.dropout=0.0", "train.limits.max_steps=1")
     plain, split = (Trainer(tiny_config(toy_corpus, *settings), fresh_run_dir) for _ in range(2))
     split.model.load_state_dict(plain.model.state_dict())
-    batch = make_batch(plain.train_src, plain.train_tgt, list(range(12)))
+    batch = make_batch(*plain.pairs.epoch(0), list(range(12)))
     fits = split.model.forward
 
     def forward_that_fits_three_sentences(src, tgt_in):
@@ -388,7 +388,7 @@ def test_out_of_gpu_memory_retries_the_same_update_in_parts(fresh_run_dir, toy_c
 
 def test_out_of_gpu_memory_on_one_sentence_is_a_clear_error(fresh_run_dir, toy_corpus):
     trainer = Trainer(tiny_config(toy_corpus), fresh_run_dir)
-    batch = make_batch(trainer.train_src, trainer.train_tgt, [0, 1])
+    batch = make_batch(*trainer.pairs.epoch(0), [0, 1])
 
     def never_fits(src, tgt_in):
         raise torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)")
@@ -409,8 +409,8 @@ def test_an_update_of_four_batches_equals_one_batch_of_all_their_sentences(fresh
     split.model.load_state_dict(whole.model.state_dict())
     sentences = list(range(40, 56))
     before = [p.detach().clone() for p in whole.model.parameters()]
-    loss = whole.update([make_batch(whole.train_src, whole.train_tgt, sentences)], step=1)
-    parts = [make_batch(split.train_src, split.train_tgt, sentences[i:i + 4]) for i in range(0, 16, 4)]
+    loss = whole.update([make_batch(*whole.pairs.epoch(0), sentences)], step=1)
+    parts = [make_batch(*split.pairs.epoch(0), sentences[i:i + 4]) for i in range(0, 16, 4)]
     assert split.update(parts, step=1) == pytest.approx(loss, rel=1e-5)
     for a, b in zip(whole.model.parameters(), split.model.parameters()):  # the gradients of the update
         torch.testing.assert_close(a.grad, b.grad, rtol=1e-4, atol=1e-7)

@@ -56,29 +56,38 @@ class TokenBatchSampler:
     """Batches of indices whose padded size (sentences x longest side) stays within a token budget.
 
     Pairs are sorted by length (random tie-breaking) so a batch holds similar lengths and
-    little padding; the batch order is shuffled each epoch. Everything is a function of
-    (seed, epoch), so `state()` / `load_state()` resume at the exact batch.
+    little padding; the batch order is shuffled each epoch. `pairs.epoch(e)` gives the (source,
+    target) EncodedSplits of epoch e (nmt/data/resegment.py): the same every epoch, or a new
+    segmentation with subword sampling, measured anew. Everything is a function of (seed, epoch),
+    so `state()` / `load_state()` resume at the exact batch. Iteration yields (epoch, indices):
+    the batch's ids are those of its epoch.
 
     A curriculum sets `length_limit` before each draw: batches holding a longer pair are passed
     over, and an epoch is a pass over the batches admitted as it goes.
     """
 
-    def __init__(self, src_lengths, tgt_lengths, batch_tokens, seed):
-        self.lengths = np.maximum(np.asarray(src_lengths), np.asarray(tgt_lengths)) + 1  # + BOS/EOS
-        self.batch_tokens, self.seed = batch_tokens, seed
+    def __init__(self, pairs, batch_tokens, seed):
+        self.pairs, self.batch_tokens, self.seed = pairs, batch_tokens, seed
         self.epoch, self.position = 0, 0
         self.length_limit = None  # the longest pair a batch may hold; None = any
         self._plan_length = (None, 0)  # (epoch, its number of batches), for epochs_done()
+        self._sorted_lengths = (None, None)  # (epoch, its pair lengths sorted), for sorted_lengths()
+
+    def lengths(self, epoch):
+        """Each pair's length in epoch `epoch`: its longer side + 1 (BOS/EOS)."""
+        src, tgt = self.pairs.epoch(epoch)
+        return np.maximum(src.lengths, tgt.lengths) + 1
 
     def batches_of_epoch(self, epoch):
+        lengths = self.lengths(epoch)
         rng = np.random.default_rng((self.seed, epoch))
-        order = np.lexsort((rng.random(len(self.lengths)), self.lengths))
+        order = np.lexsort((rng.random(len(lengths)), lengths))
         batches, current, longest = [], [], 0
         for i in order:
-            longest_if_added = max(longest, self.lengths[i])
+            longest_if_added = max(longest, lengths[i])
             if current and longest_if_added * (len(current) + 1) > self.batch_tokens:
                 batches.append(current)
-                current, longest_if_added = [], self.lengths[i]
+                current, longest_if_added = [], lengths[i]
             current.append(int(i))
             longest = longest_if_added
         if current:
@@ -86,19 +95,19 @@ class TokenBatchSampler:
         return [batches[j] for j in rng.permutation(len(batches))]
 
     def __iter__(self):
-        """Yield batches forever, epoch after epoch; `self.epoch`/`self.position` track the next one."""
+        """Yield (epoch, batch) forever, epoch after epoch; `self.epoch`/`self.position` track the next one."""
         passed_over = 0  # batches skipped in a row: a whole epoch of them means nothing is admitted
         while True:
-            batches = self.batches_of_epoch(self.epoch)
+            epoch, lengths, batches = self.epoch, self.lengths(self.epoch), self.batches_of_epoch(self.epoch)
             while self.position < len(batches):
                 batch = batches[self.position]
                 self.position += 1
-                admitted = self.length_limit is None or self.lengths[batch].max() <= self.length_limit
+                admitted = self.length_limit is None or lengths[batch].max() <= self.length_limit
                 if self.position == len(batches):  # the epoch is complete once its last batch is out
                     self.epoch, self.position = self.epoch + 1, 0
                 if admitted:
                     passed_over = 0
-                    yield batch
+                    yield epoch, batch
                 else:
                     passed_over += 1
                     if passed_over > len(batches):
@@ -108,9 +117,17 @@ class TokenBatchSampler:
 
     def epochs_done(self):
         """Epochs completed, with the current one's share of batches: 2.5 halfway through the third."""
+        if self.position == 0:  # no need to plan (with subword sampling: segment) an epoch that may never come
+            return float(self.epoch)
         if self._plan_length[0] != self.epoch:
             self._plan_length = (self.epoch, len(self.batches_of_epoch(self.epoch)))
         return self.epoch + self.position / self._plan_length[1]
+
+    def sorted_lengths(self):
+        """The current epoch's pair lengths in increasing order (the competence curriculum's quantiles)."""
+        if self._sorted_lengths[0] != self.epoch:
+            self._sorted_lengths = (self.epoch, np.sort(self.lengths(self.epoch)))
+        return self._sorted_lengths[1]
 
     def state(self):
         return {"epoch": self.epoch, "position": self.position}

@@ -41,6 +41,10 @@ def preprocess(cfg, run_dir, log=print):
         log(line)
 
     paths = dataset.save_split(run.data, "train", *map(EncodedSplit.from_sequences, train_ids))
+    # the text too, so that subword sampling (tokenizer.sampling, also when first set at train time) can re-segment it
+    for side, sentences in (("src", train.src), ("tgt", train.tgt)):
+        atomic.write_text(run.train_text(side), "".join(s + "\n" for s in sentences))
+        paths.append(run.train_text(side))
     # dev references stay raw: BLEU compares detokenised output with the text as given
     atomic.write_text(run.valid_text("src"), "".join(s + "\n" for s in valid.src))
     atomic.write_text(run.valid_text("ref"), "".join(t + "\n" for t in valid_raw.tgt))

@@ -1,19 +1,20 @@
 """sentencepiece models (kinds bpe, unigram, char, word) behind the Tokenizer interface."""
+import functools
 import io
 from pathlib import Path
 
+import numpy as np
 import sentencepiece as spm
 
 from nmt import atomic
 from nmt.errors import NmtError
 from nmt.tokenize.base import BOS_ID, EOS_ID, PAD_ID, UNK_ID, Tokenizer
-
-
-WORD_BOUNDARY = "\u2581"  # "▁", sentencepiece's mark for the space before a word
+from nmt.tokenize.subword_sampling import WORD_BOUNDARY, PieceSampler
 
 
 class SentencePieceTokenizer(Tokenizer):
     model_types = ("bpe", "unigram", "char", "word")  # the kinds this class trains, sentencepiece's names
+    sampling_types = ("bpe", "unigram")  # the kinds sample_batch can re-segment (char and word have one way)
     min_vocab_size = 300
     min_vocab_reason = "4 special symbols and 256 byte-fallback pieces, with room for real pieces"
 
@@ -60,10 +61,16 @@ class SentencePieceTokenizer(Tokenizer):
     def encode_batch(self, texts):
         return self.sp.encode(list(texts))  # a list is encoded on all cores (num_threads=-1)
 
-    def sample(self, text, alpha):
-        """One random segmentation: BPE-dropout with rate `alpha` (bpe), or sampling from the
-        unigram lattice with smoothing `alpha` (unigram)."""
-        return self.sp.encode(text, enable_sampling=True, alpha=alpha, nbest_size=-1)
+    def sample_batch(self, texts, alpha, seed):
+        """A random segmentation of each text: BPE-dropout with rate `alpha` (bpe), or a draw from the
+        unigram lattice with smoothing `alpha` (unigram). The same seed (an int or a tuple of them)
+        gives the same segmentations, in any process."""
+        rng = np.random.default_rng(seed)
+        return [self.sampler.sample(text, alpha, rng) for text in texts]
+
+    @functools.cached_property
+    def sampler(self):
+        return PieceSampler(self.proto)
 
     def decode(self, ids):
         # the word model spells an unknown word in bytes, its leading word-boundary mark "▁" included,

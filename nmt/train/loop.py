@@ -12,7 +12,6 @@ import resource
 import signal
 import time
 
-import numpy as np
 import torch
 
 from nmt import atomic
@@ -20,6 +19,7 @@ from nmt.config import FORMAT, ExperimentConfig, dump_yaml, to_dict, upgrade, va
 from nmt.data import dataset
 from nmt.data.batching import TokenBatchSampler, make_batch
 from nmt.data.corpus import read_lines
+from nmt.data.resegment import training_pairs
 from nmt.decode.translate import Translator
 from nmt.device import pick_device, slow_bf16
 from nmt.errors import NmtError, one_line
@@ -69,7 +69,7 @@ class Trainer:
                 "consider --set train.compute.precision=fp32")
         self.manifest = dataset.verify_manifest(self.run_dir.root)
         self.tokenizers = load_tokenizers(self.run_dir.tokenizer)
-        self.train_src, self.train_tgt = dataset.load_split(self.run_dir.data, "train")
+        self.pairs = training_pairs(self.run_dir, self.tokenizers, cfg.tokenizer.sampling, cfg.train.seed)
         size = cfg.train.validation.size or None
         self.valid_src = read_lines(self.run_dir.valid_text("src"))[:size]
         self.valid_ref = read_lines(self.run_dir.valid_text("ref"))[:size]
@@ -85,8 +85,7 @@ class Trainer:
                              ranks=ranks)
         self.observers = list(AT_VALIDATION) if ranks.is_main else [decay_lr_on_plateau]  # rank 0 writes
         self.reporter = QuietReporter()
-        self.sampler = TokenBatchSampler(self.train_src.lengths, self.train_tgt.lengths, t.batch_tokens, t.seed)
-        self.sorted_lengths = np.sort(self.sampler.lengths)  # for the competence curriculum's quantiles
+        self.sampler = TokenBatchSampler(self.pairs, t.batch_tokens, t.seed)
         self.stopping = EarlyStopping(t.validation.patience)
         self.step, self.elapsed_before = 0, 0.0
         self.nonfinite_in_a_row = self.nonfinite_skipped = 0
@@ -236,14 +235,14 @@ class Trainer:
         """This rank's batches of one update, on the device: of `train.accumulate` per rank, fewer if the
         last epoch that `train.limits.max_epochs` allows ends first; the curriculum sets which pairs come."""
         self.sampler.length_limit = self.cfg.train.curriculum.length_limit(self.step + 1, self.progress,
-                                                                          self.sorted_lengths)
+                                                                          self.sampler.sorted_lengths())
         drawn, max_epochs = [], self.cfg.train.limits.max_epochs
         for _ in range(self.cfg.train.accumulate * self.ranks.world):
             if drawn and max_epochs and self.sampler.epoch >= max_epochs:
                 break
             drawn.append(next(batches))
-        return [make_batch(self.train_src, self.train_tgt, indices).to(self.device)
-                for indices in self.ranks.mine(drawn)]
+        return [make_batch(*self.pairs.epoch(epoch), indices).to(self.device)
+                for epoch, indices in self.ranks.mine(drawn)]
 
     def log_training(self, window):
         tokens_per_s = window["tokens"] / max(window["time"], 1e-9)
