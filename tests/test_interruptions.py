@@ -23,14 +23,14 @@ ENV = dict(os.environ, OMP_NUM_THREADS="1", PYTHONIOENCODING="utf-8")
 
 
 def poison(trainer, bad_steps):
-    """Make the model's logits NaN at the given update steps."""
-    forward = trainer.model.forward
+    """Make the model's decoder output NaN at the given update steps."""
+    decoder_states = trainer.model.decoder_states
 
     def maybe_nan(src, tgt_in):
-        logits = forward(src, tgt_in)
-        return logits * float("nan") if trainer.step in bad_steps else logits
+        states = decoder_states(src, tgt_in)
+        return states * float("nan") if trainer.step in bad_steps else states
 
-    trainer.model.forward = maybe_nan
+    trainer.model.decoder_states = maybe_nan
 
 
 def events(run, kind):

@@ -14,7 +14,7 @@ from nmt.errors import NmtError
 from nmt.export import load_model
 from nmt.tokenize.base import BOS_ID, EOS_ID, PAD_ID
 from nmt.train.loop import Trainer
-from nmt.train.losses import label_smoothed_cross_entropy
+from nmt.train.losses import backward_in_chunks, label_smoothed_cross_entropy
 from nmt.train.schedules import InverseSqrt, PlateauDecay, inverse_sqrt
 from nmt.train.stopping import EarlyStopping
 
@@ -57,6 +57,27 @@ def test_label_smoothing_spreads_epsilon_uniformly_and_ignores_padding():
     changed[~real] = torch.randn(int((~real).sum()), vocab) * 10
     assert float(label_smoothed_cross_entropy(changed, target, eps)) == pytest.approx(float(expected), rel=1e-5)
     assert vocab > 4
+
+
+@pytest.mark.parametrize("family", ["transformer", "rnn"])
+def test_loss_in_chunks_equals_the_loss_of_the_whole_batch(family):
+    """Training projects a few target tokens at a time (nmt/train/losses.py): same loss, same gradients."""
+    from conftest import example_batch, make_transformer
+    from test_rnn import make_rnn
+
+    model = make_transformer(seed=3) if family == "transformer" else make_rnn(seed=3)
+    src, tgt_in = example_batch(src_lengths=(5, 2, 7), tgt_len=6)
+    target = torch.cat([tgt_in[:, 1:], torch.full((3, 1), EOS_ID)], dim=1)
+    target[1, 3:] = PAD_ID  # a shorter sentence: its padding must count for nothing
+    model.train()  # dropout is 0 in both test models
+    whole = label_smoothed_cross_entropy(model(src, tgt_in), target, 0.1)
+    (whole / 7).backward()
+    expected = {name: p.grad.clone() for name, p in model.named_parameters()}
+    model.zero_grad()
+    chunked = backward_in_chunks(model.decoder_states(src, tgt_in), target, model.project, 0.1, 1 / 7, chunk_tokens=4)
+    assert float(chunked) == pytest.approx(float(whole), rel=1e-5)
+    for name, p in model.named_parameters():
+        torch.testing.assert_close(p.grad, expected[name], rtol=1e-4, atol=1e-6, msg=name)
 
 
 # --- learning-rate schedule ------------------------------------------------------------------------
@@ -372,14 +393,14 @@ def test_out_of_gpu_memory_retries_the_same_update_in_parts(fresh_run_dir, toy_c
     plain, split = (Trainer(tiny_config(toy_corpus, *settings), fresh_run_dir) for _ in range(2))
     split.model.load_state_dict(plain.model.state_dict())
     batch = make_batch(*plain.pairs.epoch(0), list(range(12)))
-    fits = split.model.forward
+    fits = split.model.decoder_states
 
     def forward_that_fits_three_sentences(src, tgt_in):
         if src.size(0) > 3:
             raise torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)")
         return fits(src, tgt_in)
 
-    split.model.forward = forward_that_fits_three_sentences
+    split.model.decoder_states = forward_that_fits_three_sentences
     assert split.update([batch], step=1) == pytest.approx(plain.update([batch], step=1), rel=1e-5)
     for a, b in zip(plain.model.parameters(), split.model.parameters()):  # the gradients of the update
         torch.testing.assert_close(a.grad, b.grad, rtol=1e-4, atol=1e-7)
@@ -393,7 +414,7 @@ def test_out_of_gpu_memory_on_one_sentence_is_a_clear_error(fresh_run_dir, toy_c
     def never_fits(src, tgt_in):
         raise torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)")
 
-    trainer.model.forward = never_fits
+    trainer.model.decoder_states = never_fits
     with pytest.raises(NmtError, match="single sentence"):
         trainer.update([batch], step=1)
 

@@ -42,6 +42,15 @@ class Seq2Seq(nn.Module):
 
     def forward(self, src, tgt_in):
         """Teacher forcing: logits (B, T, V) for every target position."""
+        return self.project(self.decoder_states(src, tgt_in))
+
+    def decoder_states(self, src, tgt_in):
+        """Teacher forcing up to the output layer: (B, T, H) vectors, which `project` turns into logits
+        (training projects only the real target positions, a slice at a time)."""
+        raise NotImplementedError
+
+    def project(self, states):
+        """(..., H) decoder vectors -> (..., V) output scores."""
         raise NotImplementedError
 
     def encode(self, src):

@@ -169,23 +169,23 @@ class RNNModel(Seq2Seq):
             state["feed"] = attentional
         return attentional, weights, state
 
-    def logits(self, attentional):
+    def project(self, attentional):
         """(..., H) attentional vectors -> (..., V) output scores."""
         return self.output(self.pre_output(self.dropout(attentional)))
 
-    def forward(self, src, tgt_in):
-        """Teacher forcing: the decoder step looped over the target, logits (B, T, V)."""
+    def decoder_states(self, src, tgt_in):
+        """Teacher forcing: the decoder step looped over the target, attentional vectors (B, T, H)."""
         state = self.encode(src)
         emb = self.embed_target(tgt_in)  # (B, T, E)
         outputs = []
         for t in range(tgt_in.size(1)):
             attentional, _, state = self.step(emb[:, t], state)
             outputs.append(attentional)
-        return self.logits(torch.stack(outputs, 1))
+        return torch.stack(outputs, 1)
 
     def decode_step(self, prev_tokens, state):
         attentional, _, state = self.step(self.embed_target(prev_tokens), state)
-        return F.log_softmax(self.logits(attentional).float(), dim=-1), state
+        return F.log_softmax(self.project(attentional).float(), dim=-1), state
 
 
 # Initialisation (defaults as in JoeyNMT's RNN recipes and Britz et al. 2017):

@@ -157,12 +157,15 @@ class Transformer(Seq2Seq):
             x = layer(x, src_mask)
         return self.encoder_norm(x), src_mask
 
-    def forward(self, src, tgt_in):
+    def decoder_states(self, src, tgt_in):
         memory, src_mask = self.run_encoder(src)
         x = self.embed(self.tgt_embed, tgt_in)
         for layer in self.decoder_layers:
             x, _ = layer(x, layer.cross_attn.keys_values(memory), src_mask)
-        return self.output(self.decoder_norm(x))
+        return x
+
+    def project(self, states):
+        return self.output(self.decoder_norm(states))
 
     def encode(self, src):
         """State: per sentence the source mask and each decoder layer's cross-attention keys/values
@@ -188,5 +191,4 @@ class Transformer(Seq2Seq):
             x, (k, v) = layer(x, memory_kv, sources[f"{SOURCE}mask"],
                               cache=(state[f"self_k.{i}"], state[f"self_v.{i}"]), beams=beams)
             new_state.update({f"self_k.{i}": k, f"self_v.{i}": v})
-        logits = self.output(self.decoder_norm(x[:, 0]))
-        return F.log_softmax(logits.float(), dim=-1), new_state
+        return F.log_softmax(self.project(x[:, 0]).float(), dim=-1), new_state

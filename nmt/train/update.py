@@ -3,6 +3,7 @@
     lr <- schedule(step)
     for each batch of the update: loss <- label-smoothed CE (teacher forcing or scheduled sampling)
                                   backward(loss / target tokens of the whole update)
+                                  (teacher forcing: the output layer and loss a slice of tokens at a time)
     a non-finite loss or gradient norm: skip the update (the trainer counts them)
     clip the gradient norm; optimizer step
 
@@ -16,7 +17,7 @@ import torch
 
 from nmt.errors import NmtError
 from nmt.train.distributed import Ranks
-from nmt.train.losses import label_smoothed_cross_entropy
+from nmt.train.losses import backward_in_chunks, label_smoothed_cross_entropy
 from nmt.train.reporting import say
 
 
@@ -63,9 +64,11 @@ class Update:
         device = next(self.model.parameters()).device
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=self.bf16):
             if self.scheduled_sampling is None:
-                logits = self.model(batch.src, batch.tgt_in)
-            else:  # logits or float32 log-probabilities: the loss below is the same on either
-                logits = self.scheduled_sampling.scores(self.model, batch.src, batch.tgt_in, step)
-        loss = label_smoothed_cross_entropy(logits, batch.tgt_out, self.label_smoothing)
+                states = self.model.decoder_states(batch.src, batch.tgt_in)
+                return backward_in_chunks(states, batch.tgt_out, self.model.project, self.label_smoothing,
+                                          1 / normaliser).item()
+            # logits or float32 log-probabilities: the loss below is the same on either
+            scores = self.scheduled_sampling.scores(self.model, batch.src, batch.tgt_in, step)
+        loss = label_smoothed_cross_entropy(scores, batch.tgt_out, self.label_smoothing)
         (loss / normaliser).backward()
         return loss.item()
