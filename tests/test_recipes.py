@@ -30,7 +30,7 @@ def noun_phrase(rng, case):
     a_words, b_word = (["mi"] if plural else []) + [a], b + ("ες" if plural else "") + case
     if rng.random() < 0.5:
         adj_a, adj_b = rng.choice(ADJECTIVES)
-        a_words, b_word = [adj_a] + a_words, adj_b + "ο " + b_word  # A: adjective first; B: agreeing prefix word
+        a_words, b_word = [adj_a] + a_words, adj_b + "ο " + b_word  # B: the adjective takes an ending
     return a_words, b_word
 
 
@@ -44,7 +44,7 @@ def sentence_pair(rng):
 
 
 def write_corpus(directory, sizes, seed=7):
-    """{split}.xa / {split}.xb files of distinct pairs (2,000 training pairs by default)."""
+    """{split}.xa / {split}.xb files of sizes[split] pairs, no source sentence in two splits."""
     rng, seen = random.Random(seed), set()
     for split, n in sizes.items():
         pairs = []
