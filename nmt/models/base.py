@@ -2,7 +2,8 @@
 
 Decoders (greedy, beam) drive generation through these three methods only, so a
 model never sees a beam. Decoding state is a flat dict of tensors whose first
-dimension is the batch, which lets `reorder_state` work for every model.
+dimension is the batch, which lets `reorder_state` work for every model. The input
+transformations both families apply (source reversal, word dropout) live here too.
 """
 import torch
 from torch import nn
