@@ -114,7 +114,7 @@ def _error(*overrides):
 
 
 @pytest.mark.parametrize("overrides, expected", [
-    (["model.word_dropout=0.1"], "config key model.word_dropout applies to model.type rnn, not transformer"),
+    (["model.emb_dropout=0.1"], "config key model.emb_dropout applies to model.type rnn, not transformer"),
     (["model.attention=dot"], "config key model.attention applies to model.type rnn, not transformer"),
     (["model.type=rnn", "model.heads=4"], "config key model.heads applies to model.type transformer, not rnn"),
     (["train.optimizer.momentum=0.5"], "config key train.optimizer.momentum applies to train.optimizer.type sgd, "
@@ -229,7 +229,7 @@ def _one_line_error(result):
 @pytest.mark.parametrize("text, expected", [
     ("train:\n  limits: {max_step: 10}\n", "did you mean train.limits.max_steps?"),
     ("model:\n  d_model: wide\n", "model.d_model"),
-    ("model:\n  word_dropout: 0.2\n", "model.word_dropout applies to model.type rnn"),
+    ("model:\n  emb_dropout: 0.2\n", "model.emb_dropout applies to model.type rnn"),
     ("train:\n  optimizer: {lr: [1\n", "bad.yaml:"),  # not valid YAML: file and line
 ])
 def test_cli_config_error_is_one_line_without_traceback(tmp_path, run_cli, text, expected):

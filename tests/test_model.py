@@ -165,3 +165,30 @@ def test_tie_switches_are_honoured():
     no_output = build_model(tiny_model_cfg(tie_output=False), 50, 50, joint_vocab=True)
     assert no_output.src_embed.weight is no_output.tgt_embed.weight
     assert no_output.output.weight is not no_output.tgt_embed.weight
+
+
+def test_word_dropout_is_built_from_the_config_and_acts_only_in_training():
+    """Word dropout replaces source and target-input tokens by UNK in training; eval mode is untouched."""
+    from nmt.models.base import word_dropout
+    from nmt.tokenize.base import UNK_ID
+
+    cfg = tiny_model_cfg(dropout=0.0, word_dropout=0.4)
+    torch.manual_seed(3)
+    model = build_model(cfg, VOCAB, VOCAB, joint_vocab=False)
+    plain = build_model(tiny_model_cfg(dropout=0.0), VOCAB, VOCAB, joint_vocab=False)
+    plain.load_state_dict(model.state_dict())
+    assert model.word_dropout == 0.4 and plain.word_dropout == 0.0
+    src, tgt_in = example_batch(seed=3)
+    with torch.no_grad():
+        model.eval()
+        plain.eval()
+        assert torch.equal(model(src, tgt_in), plain(src, tgt_in))
+        model.train()
+        plain.train()
+        torch.manual_seed(5)
+        dropped = model(src, tgt_in)
+        torch.manual_seed(5)  # the same draws, in the model's order: source first, then target input
+        src_unk, tgt_unk = word_dropout(src, 0.4, True), word_dropout(tgt_in, 0.4, True)
+        assert (src_unk == UNK_ID).any() and (tgt_unk == UNK_ID).any()
+        assert torch.equal(dropped, plain(src_unk, tgt_unk))
+        assert not torch.equal(dropped, plain(src, tgt_in))

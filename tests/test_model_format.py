@@ -79,9 +79,9 @@ def test_config_json_of_a_newer_format_says_who_wrote_it_and_what_to_do(model_co
 def test_config_json_is_validated_like_a_users_config(model_copy):
     path = model_copy / "config.json"
     config = json.loads(path.read_text())
-    config.update(format=FORMAT, model=dict(upgrade({"model": config["model"]})["model"], word_dropout=0.3))
+    config.update(format=FORMAT, model=dict(upgrade({"model": config["model"]})["model"], emb_dropout=0.3))
     path.write_text(json.dumps(config))
-    with pytest.raises(NmtError, match="invalid model config .*model.word_dropout applies to model.type rnn"):
+    with pytest.raises(NmtError, match="invalid model config .*model.emb_dropout applies to model.type rnn"):
         load_model(model_copy)
 
 

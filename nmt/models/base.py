@@ -2,12 +2,13 @@
 
 Decoders (greedy, beam) drive generation through these three methods only, so a
 model never sees a beam. Decoding state is a flat dict of tensors whose first
-dimension is the batch, which lets `reorder_state` work for every model.
+dimension is the batch, which lets `reorder_state` work for every model. The input
+transformations both families apply (source reversal, word dropout) live here too.
 """
 import torch
 from torch import nn
 
-from nmt.tokenize.base import EOS_ID, PAD_ID
+from nmt.tokenize.base import EOS_ID, PAD_ID, UNK_ID
 
 
 SOURCE = "source:"  # prefix of decoding-state tensors with one row per source sentence (see reorder_state)
@@ -35,6 +36,15 @@ def reverse_source_tokens(src):
     n = lengths - (last == EOS_ID).long()                                 # (B, 1) tokens to reverse
     j = torch.arange(src.size(1), device=src.device).expand_as(src)       # (B, S) positions
     return src.gather(1, torch.where(j < n, n - 1 - j, j))
+
+
+def word_dropout(tokens, p, training):
+    """Replace each ordinary token (not PAD/UNK/BOS/EOS) by UNK with probability p, in training only
+    (whole-word dropout: Gal & Ghahramani 2016, recommended for low resource by Sennrich & Zhang 2019)."""
+    if not training or p == 0:
+        return tokens
+    drop = (torch.rand(tokens.shape, device=tokens.device) < p) & (tokens > EOS_ID)
+    return tokens.masked_fill(drop, UNK_ID)
 
 
 class Seq2Seq(nn.Module):

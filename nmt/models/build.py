@@ -19,6 +19,7 @@ class CommonModelConfig(Section):
     tie_source: bool = Field(True, description="with a joint vocabulary, the encoder shares it too (three-way)")
     reverse_source: bool = Field(False, description="read the source backwards (Sutskever et al. 2014); EOS stays last")
     dropout: Probability = Field(0.1, description="dropout on sublayer outputs (rnn: on non-recurrent connections)")
+    word_dropout: Probability = Field(0.0, description="replace whole input tokens by UNK (training only)")
 
 
 class TransformerConfig(CommonModelConfig):
@@ -44,7 +45,7 @@ class TransformerConfig(CommonModelConfig):
             decoder_layers=self.decoder_layers, ff_size=self.ff_size, dropout=self.dropout,
             attention_dropout=self.attention_dropout, pre_norm=self.norm == "pre", tie_output=self.tie_output,
             share_embeddings=self.tie_source and joint_vocab, max_positions=self.max_positions,
-            reverse_source=self.reverse_source)
+            reverse_source=self.reverse_source, word_dropout=self.word_dropout)
 
 
 class RNNConfig(CommonModelConfig):
@@ -59,7 +60,6 @@ class RNNConfig(CommonModelConfig):
     residual: bool = Field(False, description="residual connections between stacked LSTM layers")
     layer_norm: bool = Field(False, description="on every LSTM layer's output and on the attentional vector")
     emb_dropout: Probability = Field(0.1, description="dropout on source and target embeddings")
-    word_dropout: Probability = Field(0.0, description="replace whole input tokens by UNK (training only)")
     init: choice(INIT_SCHEMES) = Field("xavier", description="non-recurrent weights: xavier | uniform | normal")
 
     def build(self, src_vocab, tgt_vocab, joint_vocab):

@@ -20,17 +20,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from nmt.models.base import Seq2Seq, reverse_source_tokens
-from nmt.tokenize.base import EOS_ID, PAD_ID, UNK_ID
-
-
-def word_dropout(tokens, p, training):
-    """Replace each ordinary token (not PAD/UNK/BOS/EOS) by UNK with probability p, in training only
-    (whole-word dropout: Gal & Ghahramani 2016, recommended for low resource by Sennrich & Zhang 2019)."""
-    if not training or p == 0:
-        return tokens
-    drop = (torch.rand(tokens.shape, device=tokens.device) < p) & (tokens > EOS_ID)
-    return tokens.masked_fill(drop, UNK_ID)
+from nmt.models.base import Seq2Seq, reverse_source_tokens, word_dropout
+from nmt.tokenize.base import PAD_ID
 
 
 ATTENTION_KINDS = ("additive", "dot", "general")  # `model.attention` of the rnn family

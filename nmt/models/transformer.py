@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from nmt.models.base import SOURCE, Seq2Seq, beams_per_source, reverse_source_tokens
+from nmt.models.base import SOURCE, Seq2Seq, beams_per_source, reverse_source_tokens, word_dropout
 from nmt.tokenize.base import PAD_ID
 
 
@@ -109,11 +109,12 @@ class DecoderLayer(nn.Module):
 class Transformer(Seq2Seq):
     def __init__(self, src_vocab, tgt_vocab, d_model, heads, encoder_layers, decoder_layers, ff_size,
                  dropout, attention_dropout=0.0, pre_norm=True, tie_output=True, share_embeddings=False,
-                 max_positions=1024, reverse_source=False):
+                 max_positions=1024, reverse_source=False, word_dropout=0.0):
         super().__init__()
         if share_embeddings and src_vocab != tgt_vocab:
             raise ValueError("sharing embeddings needs one vocabulary for source and target")
         self.d_model, self.max_positions, self.reverse_source = d_model, max_positions, reverse_source
+        self.word_dropout = word_dropout
         self.tgt_embed = nn.Embedding(tgt_vocab, d_model, padding_idx=PAD_ID)
         self.src_embed = self.tgt_embed if share_embeddings else nn.Embedding(src_vocab, d_model, padding_idx=PAD_ID)
         self.register_buffer("positions", sinusoidal_positions(max_positions, d_model), persistent=False)
@@ -141,9 +142,11 @@ class Transformer(Seq2Seq):
                 nn.init.zeros_(module.weight[PAD_ID])
 
     def embed(self, embedding, tokens, start=0):
+        """(B, L) ids -> (B, L, D): word dropout (training only), scaled embedding + positions, dropout."""
         length = tokens.size(1)
         if start + length > self.max_positions:
             raise ValueError(f"sequence of {start + length} tokens exceeds max_positions {self.max_positions}")
+        tokens = word_dropout(tokens, self.word_dropout, self.training)
         x = embedding(tokens) * math.sqrt(self.d_model) + self.positions[start:start + length]
         return self.embed_dropout(x)
 
