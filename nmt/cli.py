@@ -24,7 +24,8 @@ def _translate_args(p):
     p.add_argument("--input", type=Path, help="input file (default: stdin)")
     p.add_argument("--output", type=Path, help="output file (default: stdout)")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
-    p.add_argument("--batch-size", type=int, help="sentences per batch")
+    p.add_argument("--batch-size", type=int, help="sentences per batch (at most)")
+    p.add_argument("--batch-tokens", type=int, help="source tokens per batch, padding included; 0 = no limit")
     p.add_argument("--chunk-lines", type=int, default=100_000, help="lines read, translated and written at a time")
     search = p.add_argument_group("search (defaults: the model's decode settings)")
     search.add_argument("--beam", type=int, help="beam size (1 = greedy)")
@@ -187,8 +188,8 @@ def _open_input(path):
     return open(path, "rb")
 
 
-_AT_LEAST = {"beam": 1, "batch_size": 1, "chunk_lines": 1, "min_len": 0, "max_len_b": 1, "no_repeat_ngram": 0,
-             "top_k": 0}
+_AT_LEAST = {"beam": 1, "batch_size": 1, "batch_tokens": 0, "chunk_lines": 1, "min_len": 0, "max_len_b": 1,
+             "no_repeat_ngram": 0, "top_k": 0}
 _NOT_NEGATIVE = ("lenpen", "max_len_a", "unk_penalty")
 
 
@@ -236,7 +237,8 @@ def _make_translator(args, device):
     model, tokenizers, decode_cfg = _load_models(args, device)
     sampling = Sampling(args.temperature, args.top_k, args.top_p, args.seed) if args.sample else None
     flags = {name: getattr(args, name) for name in ("beam", "lenpen", "length_norm", "min_len", "max_len_a",
-                                                    "max_len_b", "no_repeat_ngram", "unk_penalty", "batch_size")}
+                                                    "max_len_b", "no_repeat_ngram", "unk_penalty", "batch_size",
+                                                    "batch_tokens")}
     return Translator.from_config(model, tokenizers, device, decode_cfg, n_best=args.n_best or 1,
                                   sampling=sampling, **flags)
 

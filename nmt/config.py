@@ -145,7 +145,9 @@ class DecodeConfig(Section):
         "gnmt", description="score = log-prob / penalty: gnmt ((5+|Y|)/6)^lenpen (Wu et al.) | plain |Y|^lenpen")
     max_len_a: Float = Field(1.5, ge=0, description="output length limit: a * source length + b tokens")
     max_len_b: int = Field(10, ge=1, description="see max_len_a")
-    batch_size: int = Field(64, ge=1, description="sentences per decoding batch")
+    batch_size: int = Field(64, ge=1, description="sentences per decoding batch (at most)")
+    batch_tokens: int = Field(0, ge=0, description="... and source tokens per batch, padding included "
+                                                   "(sentences x the longest); 0 = no token limit")
     n_best: int = Field(1, ge=1, description="translations kept per sentence (at most beam)")
     min_len: int = Field(0, ge=0, description="tokens an output has at least (EOS blocked before); the cap wins")
     no_repeat_ngram: int = Field(0, ge=0, description="no n-gram of this size twice in an output; 0 = off")

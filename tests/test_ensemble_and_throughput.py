@@ -124,6 +124,23 @@ def test_translator_decodes_length_sorted_batches(parts, monkeypatch):
     assert lengths == sorted(lengths) and all(len(batch) <= 4 for batch in seen)
 
 
+@pytest.mark.parametrize("beam", [1, 3])
+def test_token_budget_batches_hold_the_budget_and_change_no_output(parts, monkeypatch, beam):
+    model, tokenizers = parts
+    by_count = Translator(model, tokenizers, "cpu", beam=beam, max_len_a=1.0, max_len_b=3, batch_size=64)
+    by_tokens = Translator(model, tokenizers, "cpu", beam=beam, max_len_a=1.0, max_len_b=3, batch_size=64,
+                           batch_tokens=40)
+    seen = []
+    decode_batch = by_tokens.decode_batch
+    monkeypatch.setattr(by_tokens, "decode_batch", lambda ids, lines: seen.append(ids) or decode_batch(ids, lines))
+    expected, got = by_count.translate_nbest(MANY_LINES), by_tokens.translate_nbest(MANY_LINES)
+    assert [t.text for n in got for t in n] == [t.text for n in expected for t in n]
+    assert [t.score for n in got for t in n] == pytest.approx([t.score for n in expected for t in n], abs=1e-5)
+    padded = [len(batch) * max(len(ids) + 1 for ids in batch) for batch in seen]  # + 1: EOS
+    assert len(seen) > 1  # a line longer than the budget alone is a batch of its own
+    assert all(size <= 40 or len(batch) == 1 for size, batch in zip(padded, seen))
+
+
 @pytest.mark.parametrize("settings", [dict(beam=1), dict(beam=3, n_best=2), dict(sampling=Sampling(seed=4))],
                          ids=["greedy", "beam-nbest", "sampling"])
 def test_streamed_translation_equals_translating_everything_at_once(parts, settings):

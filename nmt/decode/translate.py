@@ -31,11 +31,12 @@ class Translator:
 
     def __init__(self, model, tokenizers, device, beam=5, lenpen=1.0, max_len_a=1.5, max_len_b=10,
                  batch_size=64, n_best=1, max_source_tokens=None, rules=SearchRules(), length_norm="gnmt",
-                 sampling=None):
+                 sampling=None, batch_tokens=0):
         self.model, self.tokenizers, self.device = model, tokenizers, device
         self.beam, self.lenpen, self.n_best, self.length_norm = beam, lenpen, n_best, length_norm
         self.rules, self.sampling = rules, sampling
-        self.max_len_a, self.max_len_b, self.batch_size = max_len_a, max_len_b, batch_size
+        self.max_len_a, self.max_len_b = max_len_a, max_len_b
+        self.batch_size, self.batch_tokens = batch_size, batch_tokens
         # the source needs room for EOS within the model's positions
         limit = model.max_positions
         self.max_source_tokens = max_source_tokens or (limit - 1 if limit else None)
@@ -45,7 +46,8 @@ class Translator:
     def from_config(cls, model, tokenizers, device, cfg, **overrides):
         """A Translator with the settings of a DecodeConfig, some of them overridden (beam=1, ...)."""
         settings = dict(beam=cfg.beam, lenpen=cfg.lenpen, max_len_a=cfg.max_len_a, max_len_b=cfg.max_len_b,
-                        batch_size=cfg.batch_size, n_best=cfg.n_best, length_norm=cfg.length_norm,
+                        batch_size=cfg.batch_size, batch_tokens=cfg.batch_tokens, n_best=cfg.n_best,
+                        length_norm=cfg.length_norm,
                         min_len=cfg.min_len, no_repeat_ngram=cfg.no_repeat_ngram, unk_penalty=cfg.unk_penalty)
         settings.update({k: v for k, v in overrides.items() if v is not None})
         rules = SearchRules(*(settings.pop(k) for k in ("min_len", "no_repeat_ngram", "unk_penalty")))
@@ -81,13 +83,26 @@ class Translator:
         results = [[Translation("", 0.0, [])] * self.n_best for _ in lines]  # same columns for every line
         progress(len(lines) - sum(1 for ids in encoded if ids))  # empty lines are done already
         order = sorted((i for i, ids in enumerate(encoded) if ids), key=lambda i: len(encoded[i]))
-        for start in range(0, len(order), self.batch_size):
-            chunk = order[start:start + self.batch_size]
+        for chunk in self.batches(order, [len(ids) + 1 for ids in encoded]):  # + 1: EOS
             nbests = self.decode_batch([encoded[i] for i in chunk], [first_line + i for i in chunk])
             for i, nbest in zip(chunk, nbests):
                 results[i] = [Translation(self.tokenizers.tgt.decode(t).translate(_ONE_LINE), s, t) for t, s in nbest]
             progress(len(chunk))
         return results
+
+    def batches(self, order, lengths):
+        """Consecutive runs of the length-sorted line numbers `order`: at most `batch_size` lines and, with
+        `batch_tokens`, at most that many source tokens counting padding (lines x the last, longest one)."""
+        chunk = []
+        for i in order:
+            full = len(chunk) == self.batch_size or (
+                self.batch_tokens and (len(chunk) + 1) * lengths[i] > self.batch_tokens)
+            if chunk and full:
+                yield chunk
+                chunk = []
+            chunk.append(i)
+        if chunk:
+            yield chunk
 
     def translate_stream(self, lines, chunk_lines, progress=lambda sentences: None):
         """n-best lists for an iterable of lines, read and translated `chunk_lines` at a time, so that
