@@ -473,3 +473,21 @@ def test_adamw_decays_weight_matrices_but_not_biases_norms_or_embeddings():
         matrix = param.ndim == 2 and "embed" not in name and "output" not in name  # output is tied to the embedding
         assert (id(param) in decayed) == matrix, name
     assert len(decayed) + len(kept) == len({id(p) for p in model.parameters()})
+
+
+def test_a_wordpiece_model_exported_to_best_translates_the_same_after_reload(toy_corpus, tmp_path):
+    from nmt.data.preprocess import preprocess
+
+    # one validation, at the last step: best/ holds the model the trainer ends with
+    cfg = tiny_config(toy_corpus, "tokenizer.type=wordpiece", "tokenizer.joint=false", "train.limits.max_steps=4",
+                      "train.validation.every=4", "train.validation.size=8")
+    preprocess(cfg, tmp_path / "run", log=lambda m: None)
+    trainer = Trainer(cfg, tmp_path / "run")
+    trainer.run()
+    model, tokenizers, decode_cfg = load_model(tmp_path / "run" / "best")
+    assert tokenizers.src.kind == tokenizers.tgt.kind == "wordpiece" and not tokenizers.joint
+    assert tokenizers.src.pieces() == trainer.tokenizers.src.pieces()
+    lines = trainer.valid_src
+    expected = Translator.from_config(trainer.model, trainer.tokenizers, "cpu", decode_cfg).translate(lines)
+    assert Translator.from_config(model, tokenizers, "cpu", decode_cfg).translate(lines) == expected
+    assert any(expected)
