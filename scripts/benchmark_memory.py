@@ -42,7 +42,7 @@ def main():
         shutil.copytree(args.run_dir, run, ignore=shutil.ignore_patterns("checkpoints", "best", "tensorboard", "valid",
                                                                           "metrics.jsonl", "training.png"))
         cfg = load_config(run / "config.yaml", [*args.overrides, f"train.limits.max_steps={args.steps}",
-                                                f"train.validation.every={args.steps}"])
+                                                f"train.validation.every={args.steps}", "train.log_every=10"])
         trainer = Trainer(cfg, run)
         phases.append(("trainer built (model, data, tokenizer)", rss_mib()))
         one_update = Update.__call__
@@ -56,6 +56,10 @@ def main():
         Update.__call__ = measured_update
         trainer.run()
         phases.append(("after validation and checkpoint", rss_mib()))
+        windows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+        windows = [w for w in windows if w["event"] == "train"]
+        tokens_per_s = sum(w["window_tokens"] for w in windows) / sum(w["window_seconds"] for w in windows)
+    print(f"training tokens/s (logged windows): {tokens_per_s:,.0f}")
     for name, figures in phases:
         print(f"{name:<42} current {figures['current_mib']:6d} MiB   peak {figures['peak_mib']:6d} MiB")
     if args.out:
