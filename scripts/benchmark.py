@@ -38,6 +38,7 @@ def training_figures(metrics_path, skip_steps=50):
         "elapsed_s": valid[-1]["elapsed"] if valid else None,
         "train_tokens_per_s": sum(e["window_tokens"] for e in window) / sum(e["window_seconds"] for e in window),
         "train_peak_rss_mib": max(e["peak_rss_mib"] for e in train),
+        "train_peak_gpu_mib": max((e["peak_gpu_mib"] for e in train if "peak_gpu_mib" in e), default=None),
         "validations": [{"step": e["step"], "bleu": round(e["bleu"], 2), "seconds": round(e["seconds"], 1)}
                         for e in valid],
     }

@@ -2,12 +2,13 @@
 """Decoding speed and BLEU of one exported model, engine against engine, in one sitting.
 
     python scripts/benchmark_decoding.py --model runs/multi30k_de_en_transformer/best \
-        --data-dir ../shared/data/multi30k --out decoding.json
+        --data-dir ../shared/data/multi30k --out decoding.json [--device cuda] [--batch 64]
 
-Engines: nmt in fp32, bf16 weights (`--dtype bf16`) and dynamic int8 (`--quantize int8`),
+Engines on a CPU: nmt in fp32, bf16 weights (`--dtype bf16`) and dynamic int8 (`--quantize int8`),
 and CTranslate2 in float32 and int8 on the model exported by `nmt export --format ctranslate2`.
-Every engine gets the same threads, 64 sentences a batch, the same beam and the same plain length
-normalisation score / |Y|^alpha (CTranslate2's `length_penalty`; nmt's `length_norm: plain`).
+On a GPU: nmt in fp32, bf16 and fp16, CTranslate2 in float32, float16 and int8_float16.
+Every engine gets the same threads, the same sentences per batch, the same beam and the same plain
+length normalisation score / |Y|^alpha (CTranslate2's `length_penalty`; nmt's `length_norm: plain`).
 Times are generation only: model loading and export are outside; tokenisation is inside for both.
 """
 import argparse
@@ -26,24 +27,29 @@ from nmt.evaluate import score_corpus
 from nmt.export import load_model
 from benchmark import machine  # the sibling script
 
-BATCH, ALPHA = 64, 1.0
+ALPHA = 1.0
+ENGINES = {"cpu": [("nmt", "fp32"), ("nmt", "bf16"), ("nmt", "int8"),
+                   ("CTranslate2", "float32"), ("CTranslate2", "int8")],
+           "cuda": [("nmt", "fp32"), ("nmt", "bf16"), ("nmt", "fp16"),
+                    ("CTranslate2", "float32"), ("CTranslate2", "float16"), ("CTranslate2", "int8_float16")]}
 
 
-def nmt_engine(model_dir, precision):
+def nmt_engine(model_dir, precision, device, batch):
     model, tokenizers, decode = load_model(model_dir)
     if precision == "int8":
-        model = quantize_int8(model, "cpu")
-    elif precision == "bf16":
-        model = cast_weights(model, "bf16", "cpu")
+        model = quantize_int8(model, device)
+    else:
+        model = cast_weights(model, precision, device)
+    model = model.to(device)
 
     def translate(sources, beam):
-        translator = Translator.from_config(model, tokenizers, "cpu", decode, beam=beam, batch_size=BATCH,
+        translator = Translator.from_config(model, tokenizers, device, decode, beam=beam, batch_size=batch,
                                             lenpen=ALPHA, length_norm="plain")
         return [nbest[0].text for nbest in translator.translate_nbest(sources)]
     return translate
 
 
-def ctranslate2_engine(model_dir, compute_type, threads):
+def ctranslate2_engine(model_dir, compute_type, device, threads, batch):
     import ctranslate2
     import sentencepiece as spm
 
@@ -51,7 +57,7 @@ def ctranslate2_engine(model_dir, compute_type, threads):
 
     out = Path(tempfile.mkdtemp()) / "ct2"
     export_ctranslate2(model_dir, out)
-    translator = ctranslate2.Translator(str(out), device="cpu", compute_type=compute_type,
+    translator = ctranslate2.Translator(str(out), device=device, compute_type=compute_type,
                                         inter_threads=1, intra_threads=threads)
     names = json.loads((out / "tokenizer" / "tokenizer.json").read_text())
     src = spm.SentencePieceProcessor(model_file=str(out / "tokenizer" / names["src"]))
@@ -60,22 +66,29 @@ def ctranslate2_engine(model_dir, compute_type, threads):
     def translate(sources, beam):
         pieces = [src.encode(normalize(line), out_type=str) for line in sources]
         cap = int(1.5 * (max(len(p) for p in pieces) + 1) + 10)  # nmt's a|x| + b for the longest input
-        results = translator.translate_batch(pieces, beam_size=beam, length_penalty=ALPHA, max_batch_size=BATCH,
+        results = translator.translate_batch(pieces, beam_size=beam, length_penalty=ALPHA, max_batch_size=batch,
                                              max_decoding_length=cap, min_decoding_length=0)
         return [tgt.decode(r.hypotheses[0]) for r in results]
     return translate
 
 
-def measure(translate, sources, references, beam):
-    translate(sources[:BATCH], beam)  # warm-up: first-call allocations stay out of the figure
+def measure(translate, sources, references, beam, batch, device):
+    translate(sources[:batch], beam)  # warm-up: first-call allocations stay out of the figure
+    synchronize(device)
     tick = time.perf_counter()
     hypotheses = translate(sources, beam)
+    synchronize(device)
     seconds = time.perf_counter() - tick
     scores = score_corpus(hypotheses, references)
     words = sum(len(h.split()) for h in hypotheses)
     return {"beam": beam, "seconds": round(seconds, 2), "sentences_per_s": round(len(sources) / seconds, 1),
             "target_words_per_s": round(words / seconds, 1), "bleu": round(scores["bleu"]["score"], 2),
             "bleu_signature": scores["bleu"]["signature"]}
+
+
+def synchronize(device):
+    if device == "cuda":
+        torch.cuda.synchronize()
 
 
 def main():
@@ -86,20 +99,30 @@ def main():
     parser.add_argument("--src", default="de")
     parser.add_argument("--tgt", default="en")
     parser.add_argument("--threads", type=int, default=os.cpu_count())
+    parser.add_argument("--device", choices=sorted(ENGINES), default="cpu")
+    parser.add_argument("--batch", type=int, default=64, help="sentences per batch, every engine")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     sources = read_lines(args.data_dir / f"{args.split}.{args.src}")
     references = read_lines(args.data_dir / f"{args.split}.{args.tgt}")
-    engines = {"nmt fp32": nmt_engine(args.model, "fp32"), "nmt bf16": nmt_engine(args.model, "bf16"),
-               "nmt int8": nmt_engine(args.model, "int8"),
-               "CTranslate2 float32": ctranslate2_engine(args.model, "float32", args.threads),
-               "CTranslate2 int8": ctranslate2_engine(args.model, "int8", args.threads)}
+    engines, failed = {}, []
+    for engine, precision in ENGINES[args.device]:
+        try:  # an engine that cannot run here (CTranslate2 without its CUDA libraries) is reported, not fatal
+            engines[f"{engine} {precision}"] = (
+                nmt_engine(args.model, precision, args.device, args.batch) if engine == "nmt" else
+                ctranslate2_engine(args.model, precision, args.device, args.threads, args.batch))
+        except Exception as e:
+            failed.append({"engine": f"{engine} {precision}", "error": f"{type(e).__name__}: {e}"})
+            print(json.dumps(failed[-1]), flush=True)
     report = {"machine": machine(), "model": str(args.model), "split": args.split, "threads": args.threads,
-              "batch": BATCH, "length_penalty": ALPHA, "rows": []}
+              "device": args.device, "batch": args.batch, "length_penalty": ALPHA, "failed": failed, "rows": []}
     for beam in (5, 1):
         for name, translate in engines.items():
-            row = {"engine": name, **measure(translate, sources, references, beam)}
+            try:
+                row = {"engine": name, **measure(translate, sources, references, beam, args.batch, args.device)}
+            except Exception as e:  # e.g. a CUDA library CTranslate2 loads only at its first batch
+                row = {"engine": name, "beam": beam, "error": f"{type(e).__name__}: {e}"}
             report["rows"].append(row)
             print(json.dumps(row), flush=True)
     args.out.write_text(json.dumps(report, indent=2))

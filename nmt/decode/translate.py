@@ -7,6 +7,8 @@ Inputs too large for memory are translated in chunks of lines (`translate_stream
 import itertools
 from dataclasses import dataclass, field
 
+from torch.nn.attention import SDPBackend, sdpa_kernel
+
 from nmt.data.batching import source_tensor
 from nmt.data.corpus import normalize
 from nmt.decode.beam import beam_search
@@ -17,6 +19,11 @@ from nmt.decode.sampling import sample_search
 # a model can emit byte pieces that decode to line breaks: they become spaces, so that output line i
 # stays the answer to input line i (these are what str.splitlines breaks at, plus the n-best tab)
 _ONE_LINE = str.maketrans({c: " " for c in "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029\t"})
+
+# Attention kernels for decoding: all but cuDNN's, which plans anew for every new shape, and a search's
+# shapes change at every step (the cache grows, finished sentences leave): on an H100 it made bf16 beam
+# search 9x slower than these kernels (docs/BENCHMARKS.md, "Decoding on a GPU").
+DECODING_ATTENTION = [SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION, SDPBackend.MATH]
 
 
 @dataclass
@@ -62,7 +69,10 @@ class Translator:
 
     def decode_batch(self, id_lists, lines):
         """n-best lists of (token list, score) for a batch of encoded sources; `lines`: their line numbers."""
-        src = source_tensor(id_lists).to(self.device)
+        with sdpa_kernel(DECODING_ATTENTION):
+            return self.search(source_tensor(id_lists).to(self.device), lines)
+
+    def search(self, src, lines):
         limits = (self.max_len_a, self.max_len_b)
         if self.sampling is not None:
             tokens, scores = sample_search(self.model, src, *limits, self.sampling, lines, self.rules)

@@ -251,6 +251,8 @@ class Trainer:
         extra = {} if self.scheduled_sampling is None else {"p_gold": self.scheduled_sampling.p_gold(self.step)}
         if self.sampler.length_limit is not None:
             extra["length_limit"] = int(self.sampler.length_limit)
+        if self.device.type == "cuda":  # what the tensors took at most; the caching allocator holds more
+            extra["peak_gpu_mib"] = torch.cuda.max_memory_allocated(self.device) / 2**20
         self.reporter.event("train", self.step, loss=loss, lr=lr, tokens_per_s=tokens_per_s,
                             window_tokens=window["tokens"], window_seconds=window["time"],
                             epoch=self.sampler.epoch, elapsed=self.elapsed, peak_rss_mib=peak_rss_mib(), **extra)

@@ -1,0 +1,84 @@
+#!/usr/bin/env python
+"""Training speed of a finished run against the hardware: model FLOP/s over the same sitting's matmul FLOP/s.
+
+    nmt train --config configs/multi30k_de_en_transformer.yaml --run-dir R --max-time 300
+    python scripts/benchmark_training.py --run-dir R --out training.json
+
+Target tokens/s and peak memory come from the run's metrics.jsonl (update time only, after step 50, as
+scripts/benchmark.py reads them). FLOPs per target token are counted by torch.utils.flop_counter over the
+run's own first updates (its config, data and batches, on its device): matrix products and the attention
+kernels it knows, forward and backward, not elementwise work, the convention of model-FLOPs utilisation
+(Chowdhery et al. 2022). The hardware's figure is an n x n by n x n matrix product in the run's precision,
+timed in the same sitting.
+"""
+import argparse
+import json
+import time
+from pathlib import Path
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from benchmark import machine, training_figures  # the sibling script
+from nmt.config import load_config
+from nmt.train.loop import Trainer
+
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
+
+
+def flops_per_target_token(run_dir, updates):
+    """Counted over `updates` updates of a fresh model built from the run's config (nothing is written)."""
+    trainer = Trainer(load_config(run_dir / "config.yaml"), run_dir)
+    batches = iter(trainer.sampler)
+    flops = tokens = 0
+    for step in range(1, updates + 1):
+        update = trainer.draw_update(batches)
+        with FlopCounterMode(display=False) as counter:
+            trainer.update(update, step)
+        flops += counter.get_total_flops()
+        tokens += sum(batch.n_tgt_tokens for batch in update)
+    return flops / tokens, trainer.device, sum(p.numel() for p in trainer.model.parameters())
+
+
+def matmul_flops_per_s(device, dtype, n, repeats):
+    a, b = (torch.randn(n, n, device=device).to(dtype) for _ in range(2))
+    a @ b  # warm-up
+    synchronize(device)
+    tick = time.perf_counter()
+    for _ in range(repeats):
+        a @ b
+    synchronize(device)
+    return 2 * n**3 * repeats / (time.perf_counter() - tick)
+
+
+def synchronize(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--run-dir", type=Path, required=True)
+    parser.add_argument("--updates", type=int, default=20, help="updates whose FLOPs are counted")
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args()
+    precision = load_config(args.run_dir / "config.yaml").train.compute.precision
+    training = training_figures(args.run_dir / "metrics.jsonl")
+    per_token, device, parameters = flops_per_target_token(args.run_dir, args.updates)
+    n, repeats = (8192, 20) if device.type == "cuda" else (2048, 5)
+    peak = {name: matmul_flops_per_s(device, dtype, n, repeats) for name, dtype in DTYPES.items()}
+    model_flops = training["train_tokens_per_s"] * per_token
+    report = {"machine": machine(), "run_dir": str(args.run_dir), "device": str(device), "precision": precision,
+              "parameters": parameters, "train_tokens_per_s": round(training["train_tokens_per_s"], 1),
+              "steps": training["steps"], "peak_rss_mib": round(training["train_peak_rss_mib"]),
+              "peak_gpu_mib": training.get("train_peak_gpu_mib"),
+              "flops_per_target_token": round(per_token), "model_tflop_per_s": round(model_flops / 1e12, 4),
+              "matmul": f"{n}x{n}x{n}, {repeats} products",
+              "matmul_tflop_per_s": {name: round(value / 1e12, 3) for name, value in peak.items()},
+              "utilisation": round(model_flops / peak[precision], 4)}
+    print(json.dumps(report, indent=2))
+    args.out.write_text(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
