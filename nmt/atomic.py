@@ -7,16 +7,7 @@ import contextlib
 import os
 import shutil
 import tempfile
-import time
 from pathlib import Path
-
-
-def _test_pause():
-    """Test hook, off unless NMT_TEST_SLOW_RENAME=SECONDS is set: sleep before each rename, so that
-    tests/test_robustness.py can kill a process in the middle of a save. Never set it in real runs."""
-    delay = os.environ.get("NMT_TEST_SLOW_RENAME")
-    if delay:
-        time.sleep(float(delay))
 
 
 @contextlib.contextmanager
@@ -30,7 +21,6 @@ def atomic_path(path):
         yield Path(tmp)
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
-        _test_pause()
         os.replace(tmp, path)
     except OSError as e:
         if e.filename is None:  # a failed write (disk full) names no file: name the one being written
@@ -70,8 +60,7 @@ def atomic_dir(path):
         shutil.rmtree(old, ignore_errors=True)
         if path.exists():
             os.replace(path, old)
-        _test_pause()  # a kill here leaves only .NAME.old: recover() puts it back
-        os.replace(tmp, path)
+        os.replace(tmp, path)  # a kill just before leaves only .NAME.old: recover() puts it back
         shutil.rmtree(old, ignore_errors=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -49,7 +49,9 @@ def plot_runs(run_dirs, out):
                     axes.plot(*zip(*points), label=name, marker="o" if kind == "valid" else None, markersize=3)
             axes.set(xlabel=x_label, ylabel=label)
             axes.grid(True, alpha=0.3)
-    grid[0][0].legend()
+    drawn = [axes for axes in grid.flat if axes.lines]  # a run shorter than train.log_every has no loss line
+    if drawn:
+        drawn[0].legend()
     figure.tight_layout()
     with atomic.atomic_path(out) as tmp:
         figure.savefig(tmp, format="png", dpi=110)

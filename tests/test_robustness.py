@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-ENV = {k: v for k, v in os.environ.items() if k != "NMT_TEST_SLOW_RENAME"}
+ENV = dict(os.environ)
 ENV.update(OMP_NUM_THREADS="1", PYTHONIOENCODING="utf-8")
 
 CONFIG = """\
@@ -502,12 +502,23 @@ def test_translate_output_with_line_breaks_stays_one_line(base, tmp_path):
 
 # ---------------------------------------------------------------- SIGKILL at random moments, then resume
 
+# `python -c` program: the nmt command line with every os.replace (the commit of nmt/atomic.py's writes)
+# delayed, so that a kill can land in the middle of a save
+SLOW_RENAME_CLI = """
+import os, runpy, time
+replace = os.replace
+def slow_replace(*args, **kwargs):
+    time.sleep({seconds})
+    return replace(*args, **kwargs)
+os.replace = slow_replace
+runpy.run_module("nmt.cli", run_name="__main__", alter_sys=True)
+"""
+
+
 def launch(cwd, args, log, slow_rename=None):
-    env = dict(ENV)
-    if slow_rename:
-        env["NMT_TEST_SLOW_RENAME"] = str(slow_rename)
+    program = ["-c", SLOW_RENAME_CLI.format(seconds=slow_rename)] if slow_rename else ["-m", "nmt.cli"]
     with open(log, "ab") as f:
-        return subprocess.Popen([sys.executable, "-m", "nmt.cli", *map(str, args)], cwd=cwd, env=env,
+        return subprocess.Popen([sys.executable, *program, *map(str, args)], cwd=cwd, env=ENV,
                                 stdout=f, stderr=subprocess.STDOUT)
 
 
