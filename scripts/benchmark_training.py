@@ -9,7 +9,8 @@ scripts/benchmark.py reads them). FLOPs per target token are counted by torch.ut
 run's own first updates (its config, data and batches, on its device): matrix products and the attention
 kernels it knows, forward and backward, not elementwise work, the convention of model-FLOPs utilisation
 (Chowdhery et al. 2022). The hardware's figure is an n x n by n x n matrix product in the run's precision,
-timed in the same sitting.
+timed in the same sitting. A profile of further updates splits their time into kinds of work (self time of
+the operators by name; "Python, autograd and the rest" is the wall time no operator accounts for).
 """
 import argparse
 import json
@@ -17,6 +18,7 @@ import time
 from pathlib import Path
 
 import torch
+from torch.profiler import ProfilerActivity, profile
 from torch.utils.flop_counter import FlopCounterMode
 
 from benchmark import machine, training_figures  # the sibling script
@@ -24,11 +26,16 @@ from nmt.config import load_config
 from nmt.train.loop import Trainer
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
+# kinds of work in a profile, by operator name (the first match wins); the rest is "elementwise and other"
+KINDS = [("matrix products", ("aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm", "aten::_addmm_activation")),
+         ("attention kernels", ("scaled_dot_product", "flash_attention", "efficient_attention", "cudnn_attention")),
+         ("softmax", ("softmax",)),
+         ("optimizer", ("_foreach", "adam")),
+         ("copies and casts", ("aten::copy_", "aten::to", "aten::_to_copy", "aten::clone", "aten::contiguous"))]
 
 
-def flops_per_target_token(run_dir, updates):
-    """Counted over `updates` updates of a fresh model built from the run's config (nothing is written)."""
-    trainer = Trainer(load_config(run_dir / "config.yaml"), run_dir)
+def flops_per_target_token(trainer, updates):
+    """Counted over `updates` updates of the trainer's fresh model."""
     batches = iter(trainer.sampler)
     flops = tokens = 0
     for step in range(1, updates + 1):
@@ -37,7 +44,28 @@ def flops_per_target_token(run_dir, updates):
             trainer.update(update, step)
         flops += counter.get_total_flops()
         tokens += sum(batch.n_tgt_tokens for batch in update)
-    return flops / tokens, trainer.device, sum(p.numel() for p in trainer.model.parameters())
+    return flops / tokens
+
+
+def time_by_kind(trainer, updates):
+    """Seconds of `updates` further updates, split by kind of work (CPU self time of the operators)."""
+    batches = iter(trainer.sampler)
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if trainer.device.type == "cuda" else [])
+    with profile(activities=activities) as prof:
+        tick = time.perf_counter()
+        for step in range(1, updates + 1):
+            trainer.update(trainer.draw_update(batches), step)
+        synchronize(trainer.device)
+        wall = time.perf_counter() - tick
+    seconds = {kind: 0.0 for kind, _ in KINDS} | {"elementwise and other": 0.0}
+    for event in prof.key_averages():
+        name = event.key.lower()
+        if not name.startswith("aten::"):
+            continue  # annotations (Optimizer.step#...) and runtime calls: their aten:: children are counted
+        kind = next((kind for kind, names in KINDS if any(n in name for n in names)), "elementwise and other")
+        seconds[kind] += event.self_cpu_time_total / 1e6
+    seconds["Python, autograd and the rest"] = wall - sum(seconds.values())
+    return {kind: round(value / wall, 3) for kind, value in seconds.items()}, wall / updates
 
 
 def matmul_flops_per_s(device, dtype, n, repeats):
@@ -59,12 +87,15 @@ def synchronize(device):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--run-dir", type=Path, required=True)
-    parser.add_argument("--updates", type=int, default=20, help="updates whose FLOPs are counted")
+    parser.add_argument("--updates", type=int, default=20, help="updates whose FLOPs are counted, then profiled")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     precision = load_config(args.run_dir / "config.yaml").train.compute.precision
     training = training_figures(args.run_dir / "metrics.jsonl")
-    per_token, device, parameters = flops_per_target_token(args.run_dir, args.updates)
+    trainer = Trainer(load_config(args.run_dir / "config.yaml"), args.run_dir)  # writes nothing until run()
+    device, parameters = trainer.device, sum(p.numel() for p in trainer.model.parameters())
+    per_token = flops_per_target_token(trainer, args.updates)
+    shares, seconds_per_update = time_by_kind(trainer, args.updates)
     n, repeats = (8192, 20) if device.type == "cuda" else (2048, 5)
     peak = {name: matmul_flops_per_s(device, dtype, n, repeats) for name, dtype in DTYPES.items()}
     model_flops = training["train_tokens_per_s"] * per_token
@@ -75,7 +106,8 @@ def main():
               "flops_per_target_token": round(per_token), "model_tflop_per_s": round(model_flops / 1e12, 4),
               "matmul": f"{n}x{n}x{n}, {repeats} products",
               "matmul_tflop_per_s": {name: round(value / 1e12, 3) for name, value in peak.items()},
-              "utilisation": round(model_flops / peak[precision], 4)}
+              "utilisation": round(model_flops / peak[precision], 4),
+              "profiled_seconds_per_update": round(seconds_per_update, 4), "time_shares": shares}
     print(json.dumps(report, indent=2))
     args.out.write_text(json.dumps(report, indent=2))
 
