@@ -30,17 +30,17 @@ def beam_search(model, src, beam, lenpen, max_len_a, max_len_b, n_best=1, rules=
         state = model.reorder_state(model.encode(src), torch.arange(batch, device=device).repeat_interleave(beam))
         search = _BeamState(batch, beam, device, lambda n: length_penalty(n, lenpen, length_norm))
         finished = [[] for _ in range(batch)]
-        for step in range(int(limits.max()) + 1):
+        cap = limits.tolist()  # on the CPU: which sentences are done is decided there, with one read a step
+        for step in range(max(cap) + 1):
             log_probs, state = model.decode_step(search.prefixes[:, -1], state)
             at_limit = (limits[search.sentences] == step).repeat_interleave(beam)
             rows = search.advance(rules.apply(log_probs, search.prefixes, step, at_limit), step, finished)
             state = model.reorder_state(state, rows)
-            done = torch.tensor([len(finished[s]) >= beam for s in search.sentences.tolist()], device=device)
-            done |= limits[search.sentences] == step
-            if done.all():
+            done = [len(finished[s]) >= beam or cap[s] == step for s in search.sentences.tolist()]
+            if all(done):
                 break
-            if done.any():
-                state = model.reorder_state(state, search.drop(done))
+            if any(done):
+                state = model.reorder_state(state, search.drop(torch.tensor(done, device=device)))
     return [sorted(hyps, key=lambda h: -h.score)[:n_best] for hyps in finished]
 
 
@@ -71,12 +71,14 @@ class _BeamState:
         return rows
 
     def _finish(self, ends, top_scores, top_beam, step, finished):
+        """Add the candidates where `ends` (sentences, K) to their sentences' finished lists. What they need
+        comes to the CPU in a few reads a step, not a few per hypothesis: on a GPU each read is a wait."""
         penalty = float(self.penalty(torch.tensor(step + 1.0)))
-        for i, j in ends.nonzero().tolist():
-            sentence = int(self.sentences[i])
+        i, j = ends.nonzero().unbind(1)
+        sentences = self.sentences[i].tolist()
+        prefixes = self.prefixes[i * self.beam + top_beam[i, j], 1:].tolist()
+        for sentence, tokens, log_prob in zip(sentences, prefixes, top_scores[i, j].tolist()):
             if len(finished[sentence]) < self.beam:
-                tokens = self.prefixes[i * self.beam + int(top_beam[i, j]), 1:].tolist()
-                log_prob = float(top_scores[i, j])
                 finished[sentence].append(Hypothesis(tokens, log_prob / penalty, log_prob))
 
     def drop(self, done):
