@@ -360,7 +360,7 @@ def test_a_copy_task_is_learnt_to_near_zero_loss_and_decoded_back_exactly():
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-    assert float(loss) < 0.05
+    assert float(loss.detach()) < 0.05
     unseen = sequences(32)
     src = pad([s + [EOS_ID] for s in unseen])
     greedy, _ = greedy_search(model, src, max_len_a=1.0, max_len_b=2)

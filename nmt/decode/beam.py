@@ -71,7 +71,7 @@ class _BeamState:
         return rows
 
     def _finish(self, ends, top_scores, top_beam, step, finished):
-        """Add the candidates where `ends` (sentences, K) to their sentences' finished lists. What they need
+        """Add the candidates marked in `ends` (sentences, K) to their sentences' finished lists. What they need
         comes to the CPU in a few reads a step, not a few per hypothesis: on a GPU each read is a wait."""
         penalty = float(self.penalty(torch.tensor(step + 1.0)))
         i, j = ends.nonzero().unbind(1)
