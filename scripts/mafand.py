@@ -1,13 +1,14 @@
 #!/usr/bin/env python
-"""MAFAND-MT with the low-resource recipes: both directions of each pair, one `nmt curve` per direction on all
-of its training data, then one table of test BLEU, OUT/mafand.md.
+"""MAFAND-MT with the low-resource recipes: one `nmt curve` per translation direction on all of its training
+data, then one table of test BLEU, OUT/mafand.md.
 
-    nmt fetch mafand --src en --tgt hau          # and so on: data/mafand/en-hau, data/mafand/en-pcm, ...
+    nmt fetch mafand --src en --tgt hau          # and so on: data/mafand/en-hau, data/mafand/fr-wol, ...
     python scripts/mafand.py --data-dir data/mafand --out sweeps/mafand --max-time 1200 \
-        --pairs en-hau en-pcm fr-wol
+        --directions en-hau hau-en fr-wol wol-fr
 
-Each direction keeps its runs, results.jsonl and curve table in OUT/SRC-TGT; run the same command again
-after an interruption and only the unfinished runs train.
+A direction reads the pair's folder whichever way round it is named (hau-en reads DATA/en-hau). Each keeps its
+runs, results.jsonl and curve table in OUT/SRC-TGT; run the same command again after an interruption and only
+the unfinished runs train.
 """
 import argparse
 import json
@@ -19,18 +20,18 @@ RECIPES = [Path(__file__).resolve().parent.parent / "configs" / name
            for name in ("lowres_bilstm.yaml", "lowres_transformer.yaml")]
 
 
-def directions(pairs):
-    """(source, target, pair folder) for both directions of each 'xx-yy' pair."""
-    for pair in pairs:
-        first, _, second = pair.partition("-")
-        if not second:
-            sys.exit(f"--pairs {pair}: expected two languages joined by '-', e.g. en-hau")
-        yield first, second, pair
-        yield second, first, pair
+def directions(names, data_dir):
+    """(source, target, pair folder) for each 'src-tgt' direction."""
+    for name in names:
+        src, _, tgt = name.partition("-")
+        folder = next((f for f in (f"{src}-{tgt}", f"{tgt}-{src}") if (data_dir / f).is_dir()), None)
+        if not tgt or folder is None:
+            sys.exit(f"--directions {name}: expected src-tgt with a folder {data_dir}/{src}-{tgt} or {tgt}-{src}")
+        yield src, tgt, folder
 
 
-def train_direction(src, tgt, pair, args):
-    command = [sys.executable, "-m", "nmt", "curve", "--data-dir", str(args.data_dir / pair),
+def train_direction(src, tgt, folder, args):
+    command = [sys.executable, "-m", "nmt", "curve", "--data-dir", str(args.data_dir / folder),
                "--out", str(args.out / f"{src}-{tgt}"), "--max-time", str(args.max_time),
                "--configs", *map(str, args.configs), "--words", "all",
                "--set", f"data.src_lang={src}", "--set", f"data.tgt_lang={tgt}"]
@@ -42,7 +43,7 @@ def table(args):
     names = [Path(config).stem for config in args.configs]
     lines = ["| direction | training pairs | " + " | ".join(f"{name} test BLEU (updates)" for name in names) + " |",
              "|" + " --- |" * (len(names) + 2)]
-    for src, tgt, _ in directions(args.pairs):
+    for src, tgt, _ in directions(args.directions, args.data_dir):
         records = {r["config"]: r for r in map(json.loads, (args.out / f"{src}-{tgt}" / "results.jsonl").open())}
         pairs = next((f"{r['train_pairs']:,}" for r in records.values() if "train_pairs" in r), "")
         cells = [("failed" if "failed" in records.get(name, {"failed": 1}) else
@@ -56,11 +57,11 @@ def main():
     parser.add_argument("--data-dir", type=Path, required=True, help="one folder per pair, e.g. DATA/en-hau")
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--max-time", type=float, default=1200, help="training budget of each run, seconds")
-    parser.add_argument("--pairs", nargs="+", required=True, help="e.g. en-hau fr-wol (both directions each)")
+    parser.add_argument("--directions", nargs="+", required=True, help="e.g. en-hau hau-en fr-wol")
     parser.add_argument("--configs", nargs="+", type=Path, default=RECIPES)
     args = parser.parse_args()
-    for src, tgt, pair in directions(args.pairs):
-        train_direction(src, tgt, pair, args)
+    for src, tgt, folder in directions(args.directions, args.data_dir):
+        train_direction(src, tgt, folder, args)
     text = table(args)
     (args.out / "mafand.md").write_text(text, encoding="utf-8")
     print(text, end="")
