@@ -60,6 +60,12 @@ def decoding_figures(model_dir, sources, references, beam, batch_size):
             "bleu_signature": scores["bleu"]["signature"]}, hypotheses
 
 
+def synchronize(device):
+    """Wait for the GPU's queued work, so that a timer read after it covers that work."""
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize(device)
+
+
 def machine():
     cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "")
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()

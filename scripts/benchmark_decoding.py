@@ -25,7 +25,7 @@ from nmt.decode.precision import cast_weights, quantize_int8
 from nmt.decode.translate import Translator
 from nmt.evaluate import score_corpus
 from nmt.export import load_model
-from benchmark import machine  # the sibling script
+from benchmark import machine, synchronize  # the sibling script
 
 ALPHA = 1.0
 ENGINES = {"cpu": [("nmt", "fp32"), ("nmt", "bf16"), ("nmt", "int8"),
@@ -84,11 +84,6 @@ def measure(translate, sources, references, beam, batch, device):
     return {"beam": beam, "seconds": round(seconds, 2), "sentences_per_s": round(len(sources) / seconds, 1),
             "target_words_per_s": round(words / seconds, 1), "bleu": round(scores["bleu"]["score"], 2),
             "bleu_signature": scores["bleu"]["signature"]}
-
-
-def synchronize(device):
-    if device == "cuda":
-        torch.cuda.synchronize()
 
 
 def main():

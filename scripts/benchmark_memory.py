@@ -34,7 +34,7 @@ def main():
     from nmt.config import load_config
     from nmt.train.loop import Trainer
     from nmt.train.update import Update
-    from benchmark import machine  # the sibling script
+    from benchmark import machine, training_figures  # the sibling script
     phases.append(("import nmt's trainer", rss_mib()))
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -56,9 +56,7 @@ def main():
         Update.__call__ = measured_update
         trainer.run()
         phases.append(("after validation and checkpoint", rss_mib()))
-        windows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
-        windows = [w for w in windows if w["event"] == "train"]
-        tokens_per_s = sum(w["window_tokens"] for w in windows) / sum(w["window_seconds"] for w in windows)
+        tokens_per_s = training_figures(run / "metrics.jsonl", skip_steps=0)["train_tokens_per_s"]
     print(f"training tokens/s (logged windows): {tokens_per_s:,.0f}")
     for name, figures in phases:
         print(f"{name:<42} current {figures['current_mib']:6d} MiB   peak {figures['peak_mib']:6d} MiB")

@@ -21,17 +21,17 @@ import torch
 from torch.profiler import ProfilerActivity, profile
 from torch.utils.flop_counter import FlopCounterMode
 
-from benchmark import machine, training_figures  # the sibling script
+from benchmark import machine, synchronize, training_figures  # the sibling script
 from nmt.config import load_config
 from nmt.train.loop import Trainer
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
-# kinds of work in a profile, by operator name (the first match wins); the rest is "elementwise and other"
+# kinds of work in a profile, by operator name (the first match wins); operators called by the optimizer's
+# step are "optimizer" whatever their name; the rest is "elementwise and other"
 KINDS = [("matrix products", ("aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm", "aten::_addmm_activation")),
          ("attention kernels", ("scaled_dot_product", "flash_attention", "efficient_attention", "cudnn_attention")),
          ("softmax", ("softmax",)),
-         ("optimizer", ("_foreach", "adam")),
-         ("copies and casts", ("aten::copy_", "aten::to", "aten::_to_copy", "aten::clone", "aten::contiguous"))]
+         ("copies and casts", ("aten::copy_", "aten::_to_copy", "aten::clone", "aten::contiguous"))]
 
 
 def flops_per_target_token(trainer, updates):
@@ -47,6 +47,14 @@ def flops_per_target_token(trainer, updates):
     return flops / tokens
 
 
+def called_by_optimizer(event):
+    while event is not None:
+        if event.name.startswith("Optimizer.step#"):
+            return True
+        event = event.cpu_parent
+    return False
+
+
 def time_by_kind(trainer, updates):
     """Seconds of `updates` further updates, split by kind of work (CPU self time of the operators)."""
     batches = iter(trainer.sampler)
@@ -57,12 +65,13 @@ def time_by_kind(trainer, updates):
             trainer.update(trainer.draw_update(batches), step)
         synchronize(trainer.device)
         wall = time.perf_counter() - tick
-    seconds = {kind: 0.0 for kind, _ in KINDS} | {"elementwise and other": 0.0}
-    for event in prof.key_averages():
-        name = event.key.lower()
+    seconds = {kind: 0.0 for kind, _ in KINDS} | {"optimizer": 0.0, "elementwise and other": 0.0}
+    for event in prof.events():
+        name = event.name.lower()
         if not name.startswith("aten::"):
-            continue  # annotations (Optimizer.step#...) and runtime calls: their aten:: children are counted
-        kind = next((kind for kind, names in KINDS if any(n in name for n in names)), "elementwise and other")
+            continue  # annotations and runtime calls: their aten:: operators are counted
+        kind = ("optimizer" if called_by_optimizer(event) else
+                next((kind for kind, names in KINDS if any(n in name for n in names)), "elementwise and other"))
         seconds[kind] += event.self_cpu_time_total / 1e6
     seconds["Python, autograd and the rest"] = wall - sum(seconds.values())
     return {kind: round(value / wall, 3) for kind, value in seconds.items()}, wall / updates
@@ -77,11 +86,6 @@ def matmul_flops_per_s(device, dtype, n, repeats):
         a @ b
     synchronize(device)
     return 2 * n**3 * repeats / (time.perf_counter() - tick)
-
-
-def synchronize(device):
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def main():
