@@ -19,7 +19,7 @@ from nmt.models.build import ModelConfig, TransformerConfig
 from nmt.schema import Float, Probability, Section, choice, explain, kinds_at, kinds_of, section_class
 from nmt.tokenize.build import KINDS
 from nmt.tokenize.sentencepiece import SentencePieceTokenizer
-from nmt.train.curriculum import CurriculumConfig, NoCurriculumConfig, uses_fraction
+from nmt.train.curriculum import CurriculumConfig, NoCurriculumConfig
 from nmt.train.optimizers import AdamConfig, OptimizerConfig
 from nmt.train.scheduled_sampling import InverseSigmoidConfig, ScheduledSamplingConfig
 from nmt.train.schedules import InverseSqrtConfig, LRScheduleConfig
@@ -129,9 +129,6 @@ class TrainConfig(Section):
         if floor > self.optimizer.lr:
             raise ValueError(f"train.lr_schedule.min_lr ({floor}) must not exceed train.optimizer.lr "
                              f"({self.optimizer.lr})")
-        if uses_fraction(self.curriculum) and not (self.limits.max_steps or self.limits.max_time):
-            raise ValueError("train.curriculum: a fraction of the budget needs train.limits.max_steps or "
-                             "max_time (--max-time)")
         if getattr(self.lr_schedule, "total_steps", None) == 0 and not self.limits.max_steps:
             raise ValueError(f"train.lr_schedule.total_steps: the {self.lr_schedule.type} schedule decays over a "
                              "budget of updates; set it or train.limits.max_steps")

@@ -40,9 +40,10 @@ def test_a_phase_or_competence_without_a_clear_end_is_refused(settings, key):
         curriculum(*settings)
 
 
-def test_a_fraction_of_the_budget_needs_a_budget():
+def test_a_fraction_of_the_budget_needs_a_budget_when_training_starts(fresh_run_dir, toy_corpus):
+    cfg = tiny_config(toy_corpus, "train.curriculum.type=phases")  # preprocess reads it without --max-time
     with pytest.raises(NmtError, match="needs train.limits.max_steps or max_time"):
-        load_config(None, ["train.curriculum.type=phases"])
+        Trainer(cfg, fresh_run_dir)
 
 
 def test_competence_is_the_square_root_schedule_of_platanios_et_al():

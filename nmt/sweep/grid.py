@@ -131,11 +131,11 @@ def run_cell(cell, sweep):
     for override in (*sweep.overrides, *cell.overrides):
         common += ["--set", override]
     try:
-        _nmt(log_path, "preprocess", *common)
-        _nmt(log_path, "train", *common, "--max-time", str(sweep.max_time))
+        run_nmt(log_path, "preprocess", *common)
+        run_nmt(log_path, "train", *common, "--max-time", str(sweep.max_time))
         record = measure_run(run_dir)
         if sweep.test_split:
-            record["test_bleu"] = _test_bleu(run_dir, sweep, log_path)
+            record["test_bleu"] = score_test_split(run_dir, sweep, log_path)
     except CellFailed as e:
         return {"failed": str(e)}
     return record
@@ -145,7 +145,7 @@ class CellFailed(Exception):
     """A command of the cell stopped with a user error: the cell is recorded as failed."""
 
 
-def _nmt(log_path, command, *args):
+def run_nmt(log_path, command, *args):
     with open(log_path, "a", encoding="utf-8") as log:
         log.write(f"$ nmt {command} {' '.join(args)}\n")
         log.flush()
@@ -182,13 +182,14 @@ def measure_run(run_dir):
     return record
 
 
-def _test_bleu(run_dir, sweep, log_path):
+def score_test_split(run_dir, sweep, log_path, model="best"):
+    """Test BLEU of the run's model directory `model` (best/, or one that `nmt average` wrote)."""
     from nmt.config import read_yaml
 
     data = read_yaml(run_dir / "config.yaml")["data"]
     source = sweep.data_dir / f"{sweep.test_split}.{data['src_lang']}"
     reference = sweep.data_dir / f"{sweep.test_split}.{data['tgt_lang']}"
-    hypotheses = run_dir / f"{sweep.test_split}.hyp"
-    _nmt(log_path, "translate", "--model", str(run_dir / "best"), "--input", str(source),
+    hypotheses = run_dir / f"{sweep.test_split}.{model}.hyp"
+    run_nmt(log_path, "translate", "--model", str(run_dir / model), "--input", str(source),
          "--output", str(hypotheses))
     return score_corpus(read_lines(hypotheses), read_lines(reference), ("bleu",))["bleu"]["score"]

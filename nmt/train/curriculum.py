@@ -16,6 +16,7 @@ import typing
 
 from pydantic import Field, model_validator
 
+from nmt.errors import NmtError
 from nmt.schema import Float, Section, one_of
 
 
@@ -80,6 +81,11 @@ class CompetenceConfig(Section):
 CurriculumConfig = one_of(NoCurriculumConfig, PhasesConfig, CompetenceConfig)
 
 
-def uses_fraction(cfg):
-    """Does the curriculum need the progress through a budget (steps or time)?"""
-    return bool(getattr(cfg, "duration_fraction", 0)) or any(p.until_fraction for p in getattr(cfg, "phases", []))
+def require_budget(curriculum, limits):
+    """A curriculum that ends at a fraction of the budget needs a budget. Checked when training starts, not
+    in the config: `nmt preprocess` reads the same config, and the budget often comes only with `--max-time`."""
+    uses_fraction = (getattr(curriculum, "duration_fraction", 0)
+                     or any(p.until_fraction for p in getattr(curriculum, "phases", [])))
+    if uses_fraction and not (limits.max_steps or limits.max_time):
+        raise NmtError("train.curriculum: a fraction of the budget needs train.limits.max_steps or max_time "
+                       "(--max-time)")

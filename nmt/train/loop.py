@@ -29,6 +29,7 @@ from nmt.plot import plot_runs
 from nmt.rundir import RunDir
 from nmt.tokenize import load_tokenizers
 from nmt.train.checkpoint import load_checkpoint, save_checkpoint
+from nmt.train.curriculum import require_budget
 from nmt.train.distributed import Ranks
 from nmt.train.observers import AT_VALIDATION, Validation, decay_lr_on_plateau
 from nmt.train.reporting import QuietReporter, Reporter, say
@@ -61,6 +62,7 @@ class Trainer:
     def __init__(self, cfg, run_dir, ranks=Ranks()):
         self.started = time.monotonic()
         self.cfg, self.run_dir, self.ranks = cfg, RunDir(run_dir), ranks
+        require_budget(cfg.train.curriculum, cfg.train.limits)
         torch.manual_seed(cfg.train.seed)  # the same initial weights on every rank
         torch.set_num_threads(ranks.threads(cfg.train.compute.threads))
         self.device = pick_device(ranks.device_name(cfg.train.compute.device))
