@@ -1,7 +1,6 @@
 """Shared fixtures: a tiny toy corpus, one preprocessed run directory, tiny seeded models.
 
-Everything is small and seeded so the whole default suite runs in well under a minute on
-two CPU cores. Nothing here is a golden number: tests compare the code with itself
+Everything is small and seeded. Nothing here is a golden number: tests compare the code with itself
 (incremental vs full, batched vs alone, beam 1 vs greedy) or with an independent formula.
 """
 import os

@@ -75,7 +75,7 @@ def test_loss_in_chunks_equals_the_loss_of_the_whole_batch(family):
     expected = {name: p.grad.clone() for name, p in model.named_parameters()}
     model.zero_grad()
     chunked = backward_in_chunks(model.decoder_states(src, tgt_in), target, model.project, 0.1, 1 / 7, chunk_tokens=4)
-    assert float(chunked) == pytest.approx(float(whole), rel=1e-5)
+    assert chunked.item() == pytest.approx(whole.item(), rel=1e-5)
     for name, p in model.named_parameters():
         torch.testing.assert_close(p.grad, expected[name], rtol=1e-4, atol=1e-6, msg=name)
 
