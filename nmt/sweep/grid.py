@@ -146,6 +146,7 @@ class CellFailed(Exception):
 
 
 def run_nmt(log_path, command, *args):
+    """`nmt COMMAND ARGS` in a subprocess, its output appended to `log_path`; a user error raises CellFailed."""
     with open(log_path, "a", encoding="utf-8") as log:
         log.write(f"$ nmt {command} {' '.join(args)}\n")
         log.flush()
@@ -191,5 +192,5 @@ def score_test_split(run_dir, sweep, log_path, model="best"):
     reference = sweep.data_dir / f"{sweep.test_split}.{data['tgt_lang']}"
     hypotheses = run_dir / f"{sweep.test_split}.{model}.hyp"
     run_nmt(log_path, "translate", "--model", str(run_dir / model), "--input", str(source),
-         "--output", str(hypotheses))
+            "--output", str(hypotheses))
     return score_corpus(read_lines(hypotheses), read_lines(reference), ("bleu",))["bleu"]["score"]
