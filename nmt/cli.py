@@ -323,14 +323,7 @@ def cmd_plot(args):
 def _sweep(args, **settings):
     from nmt.sweep.grid import Sweep
 
-    if args.max_time <= 0:
-        raise NmtError("--max-time must be > 0")
-    if not args.data_dir.is_dir():
-        raise NmtError(f"--data-dir {args.data_dir}: not a folder")
-    shared = {"command": args.command, "data_dir": str(args.data_dir.resolve()), "max_time": args.max_time,
-              "overrides": args.overrides, **settings}
-    return Sweep(args.out, args.data_dir.resolve(), args.max_time, tuple(args.overrides),
-                 settings.get("test_split", ""), shared)
+    return Sweep.of(args.command, args.out, args.data_dir, args.max_time, args.overrides, **settings)
 
 
 def cmd_tune_vocab(args):

@@ -70,10 +70,8 @@ def main():
 
     shared = (f"train.keep_checkpoints={args.average}", f"train.validation.every={args.validate_every}",
               *args.overrides)
-    settings = {"command": "benchmark_curriculum", "config": str(args.config.resolve()),
-                "data_dir": str(args.data_dir.resolve()), "max_time": args.max_time, "overrides": list(shared),
-                "test_split": args.test_split}
-    sweep = Sweep(args.out, args.data_dir.resolve(), args.max_time, shared, args.test_split, settings)
+    sweep = Sweep.of("benchmark_curriculum", args.out, args.data_dir, args.max_time, shared,
+                     config=str(args.config.resolve()), test_split=args.test_split)
     cells = [Cell(f"{name}-seed{seed}", {"curriculum": name, "seed": seed}, args.config.resolve(),
                   (*overrides, f"train.seed={seed}"))
              for seed in args.seeds for name, overrides in CURRICULA.items()]

@@ -42,6 +42,19 @@ class Sweep:
     test_split: str = ""      # scored with the best model when set
     settings: dict = field(default_factory=dict)  # the sweep's own arguments, checked on resume
 
+    @classmethod
+    def of(cls, command, out, data_dir, max_time, overrides=(), **settings):
+        """A sweep whose settings record the command and all that its cells share (`settings` holds the
+        command's own arguments, test_split among them when it scores a test split)."""
+        if max_time <= 0:
+            raise NmtError("--max-time must be > 0")
+        if not Path(data_dir).is_dir():
+            raise NmtError(f"--data-dir {data_dir}: not a folder")
+        data_dir = Path(data_dir).resolve()
+        shared = {"command": command, "data_dir": str(data_dir), "max_time": max_time, "overrides": list(overrides),
+                  **settings}
+        return cls(Path(out), data_dir, max_time, tuple(overrides), settings.get("test_split", ""), shared)
+
     @property
     def run_root(self):
         return self.out / "runs"
