@@ -1,6 +1,7 @@
 """Transformer masking, incremental decoding and weight tying."""
 import pytest
 import torch
+import torch.nn.functional as F
 
 from conftest import VOCAB, assert_step_decoding_matches_forward, example_batch, make_transformer
 from nmt.models.build import TransformerConfig
@@ -74,6 +75,25 @@ def test_beams_read_their_sentences_source_rows_without_copies(reorder):
         else:
             assert torch.equal(reordered[name], state[name][kept])  # compacted once sentences leave
     assert reordered["source_row"].tolist() == [kept.index(row) for row in reorder]
+
+
+def test_reordering_leaves_the_self_attention_history_in_place_until_the_next_step():
+    """Beam search reorders twice between steps (new beams, then finished sentences leave): the cached keys
+    and values stay where they are, the row indices compose, and the next step decodes each row's prefix."""
+    model = make_transformer(seed=7, layers=2)
+    src, tgt_in = example_batch(src_lengths=(6, 3, 4), tgt_len=4)
+    beams, leave = torch.tensor([0, 0, 1, 1, 2, 2]), torch.tensor([0, 1, 4, 5])  # sentence 1 leaves
+    with torch.no_grad():
+        expected = F.log_softmax(model(src, tgt_in), dim=-1)
+        _, state = model.decode_step(tgt_in[:, 0], model.encode(src))
+        reordered = model.reorder_state(model.reorder_state(state, beams), leave)
+        history = [name for name in state if name.startswith("history:")]
+        assert len(history) == 2 * 2 and all(reordered[name] is state[name] for name in history)
+        rows = beams[leave]
+        assert reordered["history_row"].tolist() == rows.tolist()
+        log_probs, after = model.decode_step(tgt_in[rows, 1], reordered)
+    torch.testing.assert_close(log_probs, expected[rows, 1], rtol=0, atol=1e-5)
+    assert all(after[name].size(0) == len(rows) for name in history)
 
 
 def _embedding_outputs(model, module):

@@ -11,7 +11,8 @@ from torch import nn
 from nmt.tokenize.base import EOS_ID, PAD_ID, UNK_ID
 
 
-SOURCE = "source:"  # prefix of decoding-state tensors with one row per source sentence (see reorder_state)
+SOURCE = "source:"    # prefix of decoding-state tensors with one row per source sentence (see reorder_state)
+HISTORY = "history:"  # prefix of decoding-state tensors that earlier steps wrote (see reorder_state)
 
 
 def beams_per_source(state, sources):
@@ -77,15 +78,19 @@ class Seq2Seq(nn.Module):
 
         Tensors named `source:...` (what a model computed once from the source) keep one row per
         sentence, however many rows (beams) read it; `state["source_row"]` says which one each row
-        reads. They are never copied for beams, only compacted once sentences leave the batch."""
-        rows = {name: t.index_select(0, index) for name, t in state.items() if not name.startswith(SOURCE)}
+        reads. They are never copied for beams, only compacted once sentences leave the batch.
+        Tensors named `history:...` (what earlier steps wrote, e.g. a self-attention cache) are not
+        moved at all: `state["history_row"]` says which of their rows each row continues, and the
+        model gathers them once, at its next step, while it appends to them."""
+        moved = {name: t.index_select(0, index) for name, t in state.items() if not name.startswith((SOURCE, HISTORY))}
+        kept = {name: t for name, t in state.items() if name.startswith(HISTORY)}
         sources = {name: t for name, t in state.items() if name.startswith(SOURCE)}
         if sources:
-            used = rows["source_row"].unique()  # sorted
+            used = moved["source_row"].unique()  # sorted
             if len(used) < len(next(iter(sources.values()))):
                 sources = {name: t.index_select(0, used) for name, t in sources.items()}
-                rows["source_row"] = torch.searchsorted(used, rows["source_row"])
-        return {**rows, **sources}
+                moved["source_row"] = torch.searchsorted(used, moved["source_row"])
+        return {**moved, **kept, **sources}
 
     def generation_mode(self):
         """Eval mode with gradients off: what every decoder runs under."""

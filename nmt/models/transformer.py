@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from nmt.models.base import SOURCE, Seq2Seq, beams_per_source, reverse_source_tokens, word_dropout
+from nmt.models.base import HISTORY, SOURCE, Seq2Seq, beams_per_source, reverse_source_tokens, word_dropout
 from nmt.tokenize.base import PAD_ID
 
 
@@ -21,6 +21,17 @@ def sinusoidal_positions(max_positions, d_model):
     table[:, 0::2] = torch.sin(position * frequency)
     table[:, 1::2] = torch.cos(position * frequency)
     return table
+
+
+def continue_history(past, rows, new):
+    """Rows `rows` of `past` (B0, H, T, D/H) followed by `new` (B, H, 1, D/H) as position T. The rows are
+    gathered straight into the result: one copy of the prefix a step, where reordering it after a step
+    and concatenating at the next took two."""
+    length = past.size(2)
+    out = new.new_empty(new.size(0), new.size(1), length + new.size(2), new.size(3))
+    torch.index_select(past, 0, rows, out=out[:, :, :length])
+    out[:, :, length:] = new
+    return out
 
 
 class MultiHeadAttention(nn.Module):
@@ -90,14 +101,16 @@ class DecoderLayer(nn.Module):
         self.subs = nn.ModuleList(Sublayer(d_model, dropout, pre_norm) for _ in range(3))
 
     def forward(self, x, memory_kv, src_mask, cache=None, beams=1):
-        """x: (B, T, D). With `cache` (keys, values of earlier positions) x is the next position
-        alone and the updated cache is returned; without it the causal mask hides the future.
+        """x: (B, T, D). With `cache` (keys, values of earlier positions, and the row of them each row of x
+        continues) x is the next position alone; without it the causal mask hides the future.
+        Returns the new x and the keys/values of every position so far.
         With `beams` g, memory_kv and src_mask have a row per g rows of x (the beams of a sentence)."""
         self_sub, cross_sub, ff_sub = self.subs
         h = self_sub.input(x)
         k, v = self.self_attn.keys_values(h)
         if cache is not None:
-            k, v = torch.cat([cache[0], k], dim=2), torch.cat([cache[1], v], dim=2)
+            past_k, past_v, rows = cache
+            k, v = continue_history(past_k, rows, k), continue_history(past_v, rows, v)
         x = self_sub.output(x, self.self_attn(h, k, v, causal=cache is None))
         h = cross_sub.input(x)
         b, length, d = h.shape  # the beams of a sentence query its source together, as one sequence
@@ -172,26 +185,28 @@ class Transformer(Seq2Seq):
 
     def encode(self, src):
         """State: per sentence the source mask and each decoder layer's cross-attention keys/values
-        (`source:`, never copied for beams); per row the self-attention cache and its source row."""
+        (`source:`, never copied for beams); the self-attention keys/values of the positions decoded so far
+        (`history:`, gathered only when a step appends to them); per row its source row and history row."""
         memory, src_mask = self.run_encoder(src)
-        state = {f"{SOURCE}mask": src_mask, "source_row": torch.arange(src.size(0), device=src.device)}
+        rows = torch.arange(src.size(0), device=src.device)
+        state = {f"{SOURCE}mask": src_mask, "source_row": rows, "history_row": rows}
         empty = memory.new_zeros(src.size(0), 0, self.d_model)
         for i, layer in enumerate(self.decoder_layers):
             state[f"{SOURCE}k.{i}"], state[f"{SOURCE}v.{i}"] = layer.cross_attn.keys_values(memory)
-            state[f"self_k.{i}"], state[f"self_v.{i}"] = layer.self_attn.keys_values(empty)
+            state[f"{HISTORY}k.{i}"], state[f"{HISTORY}v.{i}"] = layer.self_attn.keys_values(empty)
         return state
 
     def decode_step(self, prev_tokens, state):
-        step = state["self_k.0"].size(2)  # positions decoded so far
+        step = state[f"{HISTORY}k.0"].size(2)  # positions decoded so far
         x = self.embed(self.tgt_embed, prev_tokens[:, None], start=step)
         sources = {name: t for name, t in state.items() if name.startswith(SOURCE)}
         beams = beams_per_source(state, len(sources[f"{SOURCE}mask"]))
         if beams is None:  # rows in another order than beam search keeps: give each row a copy of its source
             sources, beams = {name: t.index_select(0, state["source_row"]) for name, t in sources.items()}, 1
-        new_state = {**state}
+        new_state = {**state, "history_row": torch.arange(len(x), device=x.device)}
         for i, layer in enumerate(self.decoder_layers):
             memory_kv = (sources[f"{SOURCE}k.{i}"], sources[f"{SOURCE}v.{i}"])
-            x, (k, v) = layer(x, memory_kv, sources[f"{SOURCE}mask"],
-                              cache=(state[f"self_k.{i}"], state[f"self_v.{i}"]), beams=beams)
-            new_state.update({f"self_k.{i}": k, f"self_v.{i}": v})
+            history = (state[f"{HISTORY}k.{i}"], state[f"{HISTORY}v.{i}"], state["history_row"])
+            x, (k, v) = layer(x, memory_kv, sources[f"{SOURCE}mask"], cache=history, beams=beams)
+            new_state.update({f"{HISTORY}k.{i}": k, f"{HISTORY}v.{i}": v})
         return F.log_softmax(self.project(x[:, 0]).float(), dim=-1), new_state
