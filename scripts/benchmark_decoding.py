@@ -2,7 +2,8 @@
 """Decoding speed and BLEU of one exported model, engine against engine, in one sitting.
 
     python scripts/benchmark_decoding.py --model runs/multi30k_de_en_transformer/best \
-        --data-dir ../shared/data/multi30k --out decoding.json [--device cuda] [--batch 64]
+        --data-dir ../shared/data/multi30k --out decoding.json [--device cuda] [--batch 64] \
+        [--engines nmt-fp32 nmt-int8 CTranslate2-int8]
 
 Engines on a CPU: nmt in fp32, bf16 weights (`--dtype bf16`) and dynamic int8 (`--quantize int8`),
 and CTranslate2 in float32 and int8 on the model exported by `nmt export --format ctranslate2`.
@@ -96,13 +97,20 @@ def main():
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--device", choices=sorted(ENGINES), default="cpu")
     parser.add_argument("--batch", type=int, default=64, help="sentences per batch, every engine")
+    parser.add_argument("--engines", nargs="+", metavar="ENGINE-PRECISION",
+                        help="only these, e.g. nmt-int8 CTranslate2-int8 (default: all of the device's)")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
+    available = {f"{engine}-{precision}".lower(): (engine, precision) for engine, precision in ENGINES[args.device]}
+    unknown = [e for e in args.engines or [] if e.lower() not in available]
+    if unknown:
+        parser.error(f"no engine {', '.join(unknown)} on {args.device}; choose from {', '.join(available)}")
+    chosen = [available[e.lower()] for e in args.engines] if args.engines else list(available.values())
     torch.set_num_threads(args.threads)
     sources = read_lines(args.data_dir / f"{args.split}.{args.src}")
     references = read_lines(args.data_dir / f"{args.split}.{args.tgt}")
     engines, failed = {}, []
-    for engine, precision in ENGINES[args.device]:
+    for engine, precision in chosen:
         try:  # an engine that cannot run here (CTranslate2 without its CUDA libraries) is reported, not fatal
             engines[f"{engine} {precision}"] = (
                 nmt_engine(args.model, precision, args.device, args.batch) if engine == "nmt" else
