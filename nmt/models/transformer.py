@@ -27,6 +27,9 @@ def continue_history(past, rows, new):
     """Rows `rows` of `past` (B0, H, T, D/H) followed by `new` (B, H, 1, D/H) as position T. The rows are
     gathered straight into the result: one copy of the prefix a step, where reordering it after a step
     and concatenating at the next took two."""
+    if torch.is_grad_enabled() and (past.requires_grad or new.requires_grad):
+        # training through decode_step (per-step scheduled sampling): out= copies are invisible to autograd
+        return torch.cat([past.index_select(0, rows), new], dim=2)
     length = past.size(2)
     out = new.new_empty(new.size(0), new.size(1), length + new.size(2), new.size(3))
     torch.index_select(past, 0, rows, out=out[:, :, :length])
