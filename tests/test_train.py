@@ -407,6 +407,22 @@ def test_out_of_gpu_memory_retries_the_same_update_in_parts(fresh_run_dir, toy_c
     assert "retrying the update in 4 parts" in capsys.readouterr().out
 
 
+def test_pass_tokens_runs_a_batch_in_parts_and_gives_the_same_update(fresh_run_dir, toy_corpus):
+    settings = ("model.dropout=0.0", "train.limits.max_steps=1")
+    whole = Trainer(tiny_config(toy_corpus, *settings), fresh_run_dir)
+    batch = make_batch(*whole.pairs.epoch(0), list(range(12)))
+    in_parts = Trainer(tiny_config(toy_corpus, *settings, f"train.compute.pass_tokens={3 * batch.padded_tokens // 12}"),
+                       fresh_run_dir)
+    in_parts.model.load_state_dict(whole.model.state_dict())
+    sizes = []
+    forward = in_parts.model.decoder_states
+    in_parts.model.decoder_states = lambda src, tgt_in: sizes.append(len(src)) or forward(src, tgt_in)
+    assert in_parts.update([batch], step=1) == pytest.approx(whole.update([batch], step=1), rel=1e-5)
+    assert sizes == [3, 3, 3, 3]
+    for a, b in zip(whole.model.parameters(), in_parts.model.parameters()):
+        torch.testing.assert_close(a.grad, b.grad, rtol=1e-4, atol=1e-7)
+
+
 def test_out_of_gpu_memory_on_one_sentence_is_a_clear_error(fresh_run_dir, toy_corpus):
     trainer = Trainer(tiny_config(toy_corpus), fresh_run_dir)
     batch = make_batch(*trainer.pairs.epoch(0), [0, 1])

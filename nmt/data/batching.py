@@ -25,6 +25,18 @@ class Batch:
     def __len__(self):
         return self.src.size(0)
 
+    @property
+    def padded_tokens(self):
+        """Positions the model computes on: sentences × the longer padded side."""
+        return len(self) * max(self.src.size(1), self.tgt_in.size(1))
+
+    def parts(self, max_tokens):
+        """This batch in halves, quarters, ... until each part holds at most `max_tokens` padded tokens;
+        whole when `max_tokens` is 0 or it fits, and a single sentence is never split."""
+        if not max_tokens or self.padded_tokens <= max_tokens or len(self) == 1:
+            return [self]
+        return [part for half in self.halves() for part in half.parts(max_tokens)]
+
     def halves(self):
         """The first and second half of the sentences, as two Batches (for retrying after out-of-memory)."""
         middle = (len(self) + 1) // 2

@@ -84,7 +84,7 @@ class Trainer:
                                    if t.scheduled_sampling.enabled else None)
         self.update = Update(self.model, self.optimizer, self.lr_schedule, t.label_smoothing, t.clip_norm,
                              bf16=t.compute.precision == "bf16", scheduled_sampling=self.scheduled_sampling,
-                             ranks=ranks)
+                             ranks=ranks, pass_tokens=t.compute.pass_tokens)
         self.observers = list(AT_VALIDATION) if ranks.is_main else [decay_lr_on_plateau]  # rank 0 writes
         self.reporter = QuietReporter()
         self.sampler = TokenBatchSampler(self.pairs, t.batch_tokens, t.seed)

@@ -23,21 +23,22 @@ from nmt.train.reporting import say
 
 class Update:
     def __init__(self, model, optimizer, lr_schedule, label_smoothing=0.0, clip_norm=0.0, bf16=False,
-                 scheduled_sampling=None, ranks=Ranks()):
+                 scheduled_sampling=None, ranks=Ranks(), pass_tokens=0):
         self.model, self.optimizer, self.lr_schedule = model, optimizer, lr_schedule
         self.label_smoothing, self.clip_norm, self.bf16 = label_smoothing, clip_norm, bf16
-        self.scheduled_sampling, self.ranks = scheduled_sampling, ranks
+        self.scheduled_sampling, self.ranks, self.pass_tokens = scheduled_sampling, ranks, pass_tokens
 
     def __call__(self, batches, step):
         """Update the model on `batches` (already on the model's device; this rank's share of the update)
         at update `step`; returns the label-smoothed loss summed over the update, or None when the loss or
-        the gradient was not finite and the update was skipped. Out of GPU memory, this rank's part is
-        redone with every batch split in halves (then quarters, ...): the same update, smaller peaks."""
+        the gradient was not finite and the update was skipped. Each batch runs forward and backward in parts
+        of at most `pass_tokens` padded tokens. Out of GPU memory, this rank's part is redone with every
+        part split in halves (then quarters, ...). Either way: the same update, smaller peaks."""
         self.model.train()
         for group in self.optimizer.param_groups:
             group["lr"] = self.lr_schedule.rate(step)
         normaliser = self.ranks.sum(sum(batch.n_tgt_tokens for batch in batches))
-        pieces = list(batches)
+        pieces = [part for batch in batches for part in batch.parts(self.pass_tokens)]
         while True:
             self.optimizer.zero_grad(set_to_none=True)
             try:
