@@ -387,6 +387,13 @@ def test_max_epochs_trains_exactly_that_many_epochs(fresh_run_dir, toy_corpus):
     assert trainer.step == n_batches
 
 
+def assert_same_update(reference, reference_batches, other, other_batches):
+    """The two trainers' updates at step 1 have the same loss and gradients, up to float rounding."""
+    assert other.update(other_batches, step=1) == pytest.approx(reference.update(reference_batches, step=1), rel=1e-5)
+    for a, b in zip(reference.model.parameters(), other.model.parameters()):
+        torch.testing.assert_close(a.grad, b.grad, rtol=1e-4, atol=1e-7)
+
+
 def test_out_of_gpu_memory_retries_the_same_update_in_parts(fresh_run_dir, toy_corpus, capsys):
     """A batch that does not fit is split until it does; the update equals the unsplit one."""
     settings = ("model.dropout=0.0", "train.limits.max_steps=1")
@@ -401,9 +408,7 @@ def test_out_of_gpu_memory_retries_the_same_update_in_parts(fresh_run_dir, toy_c
         return fits(src, tgt_in)
 
     split.model.decoder_states = forward_that_fits_three_sentences
-    assert split.update([batch], step=1) == pytest.approx(plain.update([batch], step=1), rel=1e-5)
-    for a, b in zip(plain.model.parameters(), split.model.parameters()):  # the gradients of the update
-        torch.testing.assert_close(a.grad, b.grad, rtol=1e-4, atol=1e-7)
+    assert_same_update(plain, [batch], split, [batch])
     assert "retrying the update in 4 parts" in capsys.readouterr().out
 
 
@@ -417,10 +422,8 @@ def test_pass_tokens_runs_a_batch_in_parts_and_gives_the_same_update(fresh_run_d
     sizes = []
     forward = in_parts.model.decoder_states
     in_parts.model.decoder_states = lambda src, tgt_in: sizes.append(len(src)) or forward(src, tgt_in)
-    assert in_parts.update([batch], step=1) == pytest.approx(whole.update([batch], step=1), rel=1e-5)
+    assert_same_update(whole, [batch], in_parts, [batch])
     assert sizes == [3, 3, 3, 3]
-    for a, b in zip(whole.model.parameters(), in_parts.model.parameters()):
-        torch.testing.assert_close(a.grad, b.grad, rtol=1e-4, atol=1e-7)
 
 
 def test_out_of_gpu_memory_on_one_sentence_is_a_clear_error(fresh_run_dir, toy_corpus):
@@ -446,11 +449,8 @@ def test_an_update_of_four_batches_equals_one_batch_of_all_their_sentences(fresh
     split.model.load_state_dict(whole.model.state_dict())
     sentences = list(range(40, 56))
     before = [p.detach().clone() for p in whole.model.parameters()]
-    loss = whole.update([make_batch(*whole.pairs.epoch(0), sentences)], step=1)
     parts = [make_batch(*split.pairs.epoch(0), sentences[i:i + 4]) for i in range(0, 16, 4)]
-    assert split.update(parts, step=1) == pytest.approx(loss, rel=1e-5)
-    for a, b in zip(whole.model.parameters(), split.model.parameters()):  # the gradients of the update
-        torch.testing.assert_close(a.grad, b.grad, rtol=1e-4, atol=1e-7)
+    assert_same_update(whole, [make_batch(*whole.pairs.epoch(0), sentences)], split, parts)
     assert any(not torch.equal(a, b) for a, b in zip(before, whole.model.parameters()))  # it did update
 
 
