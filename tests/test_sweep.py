@@ -54,10 +54,15 @@ def test_tune_vocab_writes_tables_plot_and_the_winners_config(run_cli, toy_corpu
     assert "Vocabulary size too high" in rows[1]["failed"] and not rows[1]["dev_bleu"]
     assert all(not row["failed"] for row in rows if row is not rows[1])
     for row in (rows[0], rows[2]):  # each run's own statistics, as preprocess wrote them
-        stats = json.loads((out / "runs" / f"{row['kind']}-{row['size']}" / "stats.json").read_text())["train"]
+        run = out / "runs" / f"{row['kind']}-{row['size']}"
+        stats = json.loads((run / "stats.json").read_text())["train"]
         assert float(row["src_subwords_per_word"]) == stats["src"]["subwords_per_word"]
         assert int(row["tgt_tokens_p95"]) == stats["tgt"]["tokens_per_sentence"]["p95"]
         assert int(row["src_vocab"]) <= 320 and float(row["tokens_per_s"]) > 0
+        events = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+        valid = [e for e in events if e["event"] == "valid"]
+        chosen = next(e for e in valid if e["bleu"] == valid[-1]["best_bleu"])  # the first to reach the best
+        assert (float(row["dev_bleu"]), float(row["dev_chrf"])) == (chosen["bleu"], chosen["chrf"])
     assert "Vocabulary size too high" in (out / "vocab.md").read_text()
     assert (out / "vocab.png").read_bytes().startswith(b"\x89PNG")
     best = max((row for row in rows if not row["failed"]), key=lambda row: float(row["dev_bleu"]))

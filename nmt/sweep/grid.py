@@ -183,9 +183,12 @@ def measure_run(run_dir):
     windows = [e for e in events if e["event"] == "train"]
     seconds = sum(e["window_seconds"] for e in windows)
     manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
+    # chrF of the chosen checkpoint's validation: it still ranks models whose BLEU is near 0
+    best_valid = [e for e in events if e["event"] == "valid" and e["step"] == best["step"]]
     record = {"train_pairs": stats["pairs"], "train_words": stats["src"]["words"],
               "src_vocab": manifest["src_vocab"], "tgt_vocab": manifest["tgt_vocab"],
-              "dev_bleu": best["valid_bleu"], "best_step": best["step"],
+              "dev_bleu": best["valid_bleu"], "dev_chrf": best_valid[-1]["chrf"] if best_valid else None,
+              "best_step": best["step"],
               "steps": max((e["step"] for e in events), default=0),
               "tokens_per_s": sum(e["window_tokens"] for e in windows) / seconds if seconds else None}
     for side in ("src", "tgt"):

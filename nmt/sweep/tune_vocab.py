@@ -11,7 +11,7 @@ from nmt.sweep.report import Column, plot_lines, write_tables
 from nmt.tokenize.build import KINDS
 
 COLUMNS = [Column("kind", "kind"), Column("size", "size"), Column("real size (src)", "src_vocab"),
-           Column("dev BLEU", "dev_bleu", "{:.2f}"),
+           Column("dev BLEU", "dev_bleu", "{:.2f}"), Column("dev chrF", "dev_chrf", "{:.2f}"),
            *[Column(f"{what} ({side})", f"{side}_{key}", fmt) for what, key, fmt in (
                ("subwords/word", "subwords_per_word", "{:.2f}"), ("unk %", "unknown_rate", "{:.2%}"),
                ("tokens/sent", "tokens_mean", "{:.1f}"), ("p95", "tokens_p95", "{}")) for side in ("src", "tgt")],
