@@ -11,10 +11,14 @@ On a GPU: nmt in fp32, bf16 and fp16, CTranslate2 in float32, float16 and int8_f
 Every engine gets the same threads, the same sentences per batch, the same beam and the same plain
 length normalisation score / |Y|^alpha (CTranslate2's `length_penalty`; nmt's `length_norm: plain`).
 Times are generation only: model loading and export are outside; tokenisation is inside for both.
+Each engine runs alone in a process of its own: in one process, the thread pools of an engine that has run
+(CTranslate2's, PyTorch's) slow the next one (nmt greedy ran at half speed after CTranslate2 had run).
 """
 import argparse
 import json
 import os
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -106,6 +110,8 @@ def main():
     if unknown:
         parser.error(f"no engine {', '.join(unknown)} on {args.device}; choose from {', '.join(available)}")
     chosen = [available[e.lower()] for e in args.engines] if args.engines else list(available.values())
+    if len(chosen) > 1:
+        return measure_each_alone(chosen, args)
     torch.set_num_threads(args.threads)
     sources = read_lines(args.data_dir / f"{args.split}.{args.src}")
     references = read_lines(args.data_dir / f"{args.split}.{args.tgt}")
@@ -129,6 +135,25 @@ def main():
             report["rows"].append(row)
             print(json.dumps(row), flush=True)
     args.out.write_text(json.dumps(report, indent=2))
+
+
+def measure_each_alone(chosen, args):
+    """This script once per engine, each in a fresh process, the reports merged into one."""
+    shared = ["--model", args.model, "--data-dir", args.data_dir, "--split", args.split, "--src", args.src,
+              "--tgt", args.tgt, "--threads", args.threads, "--device", args.device, "--batch", args.batch]
+    merged = None
+    with tempfile.TemporaryDirectory() as tmp:
+        for engine, precision in chosen:
+            out = Path(tmp) / f"{engine}-{precision}.json"
+            subprocess.run([sys.executable, __file__, *map(str, shared), "--engines", f"{engine}-{precision}",
+                            "--out", str(out)], check=True)
+            report = json.loads(out.read_text())
+            if merged is None:
+                merged = report
+            else:
+                merged["failed"] += report["failed"]
+                merged["rows"] += report["rows"]
+    args.out.write_text(json.dumps(merged, indent=2))
 
 
 if __name__ == "__main__":
