@@ -141,18 +141,14 @@ def measure_each_alone(chosen, args):
     """This script once per engine, each in a fresh process, the reports merged into one."""
     shared = ["--model", args.model, "--data-dir", args.data_dir, "--split", args.split, "--src", args.src,
               "--tgt", args.tgt, "--threads", args.threads, "--device", args.device, "--batch", args.batch]
-    merged = None
+    reports = []
     with tempfile.TemporaryDirectory() as tmp:
         for engine, precision in chosen:
             out = Path(tmp) / f"{engine}-{precision}.json"
             subprocess.run([sys.executable, __file__, *map(str, shared), "--engines", f"{engine}-{precision}",
                             "--out", str(out)], check=True)
-            report = json.loads(out.read_text())
-            if merged is None:
-                merged = report
-            else:
-                merged["failed"] += report["failed"]
-                merged["rows"] += report["rows"]
+            reports.append(json.loads(out.read_text()))
+    merged = reports[0] | {key: [item for report in reports for item in report[key]] for key in ("failed", "rows")}
     args.out.write_text(json.dumps(merged, indent=2))
 
 

@@ -7,6 +7,7 @@ from conftest import VOCAB, assert_step_decoding_matches_forward, example_batch,
 from nmt.models.build import TransformerConfig
 from nmt.models import build_model
 from nmt.tokenize.base import PAD_ID
+from nmt.train.update import attention_kernel
 
 
 
@@ -212,3 +213,17 @@ def test_word_dropout_is_built_from_the_config_and_acts_only_in_training():
         assert (src_unk == UNK_ID).any() and (tgt_unk == UNK_ID).any()
         assert torch.equal(dropped, plain(src_unk, tgt_unk))
         assert not torch.equal(dropped, plain(src, tgt_in))
+
+
+def test_bf16_training_attention_on_a_cpu_still_masks_padding_and_the_future():
+    """bf16 training on a CPU runs PyTorch's math attention (nmt/train/update.py): its masks must block as the
+    default kernel's do."""
+    model = make_transformer(seed=2, layers=2)
+    src, tgt_in = example_batch(src_lengths=(4,))
+    padded = torch.cat([src, torch.full((1, 5), PAD_ID)], dim=1)
+    changed = tgt_in.clone()
+    changed[:, 3] = 4 + (changed[:, 3] - 4 + 1) % (VOCAB - 4)
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16), attention_kernel(torch.device("cpu"), True):
+        out = model(src, tgt_in).float()
+        torch.testing.assert_close(model(padded, tgt_in).float(), out, rtol=0, atol=2e-2)
+        torch.testing.assert_close(model(src, changed).float()[:, :3], out[:, :3], rtol=0, atol=2e-2)

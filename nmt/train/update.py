@@ -25,8 +25,8 @@ from nmt.train.reporting import say
 
 def attention_kernel(device, bf16):
     """PyTorch's math attention for bf16 training on a CPU, its default kernel elsewhere. On an Intel Xeon with
-    AMX the flash kernel's backward took 27 % of a bf16 update, while the math path's products run on AMX
-    (docs/BENCHMARKS.md)."""
+    AMX the flash kernel's backward took 27 % of a bf16 update, and the math path made 23-25 % more updates
+    in the same time (docs/BENCHMARKS.md)."""
     return sdpa_kernel(SDPBackend.MATH) if bf16 and device.type == "cpu" else contextlib.nullcontext()
 
 
@@ -72,7 +72,8 @@ class Update:
     def forward_backward(self, batch, normaliser, step):
         """Add the gradients of `batch`'s loss / `normaliser`; returns its loss."""
         device = next(self.model.parameters()).device
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=self.bf16), attention_kernel(device, self.bf16):
+        autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=self.bf16)
+        with autocast, attention_kernel(device, self.bf16):
             if self.scheduled_sampling is None:
                 states = self.model.decoder_states(batch.src, batch.tgt_in)
                 return backward_in_chunks(states, batch.tgt_out, self.model.project, self.label_smoothing,
