@@ -227,3 +227,22 @@ def test_bf16_training_attention_on_a_cpu_still_masks_padding_and_the_future():
         out = model(src, tgt_in).float()
         torch.testing.assert_close(model(padded, tgt_in).float(), out, rtol=0, atol=2e-2)
         torch.testing.assert_close(model(src, changed).float()[:, :3], out[:, :3], rtol=0, atol=2e-2)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_dropout_drops_at_its_rate_scales_the_rest_and_routes_the_gradient_through_the_same_mask(dtype):
+    """nmt's dropout (nmt/models/dropout.py) behaves as nn.Dropout: rate p, survivors scaled by 1 / (1 - p), the
+    gradient masked and scaled alike, the identity in evaluation, and reproducible from the seed."""
+    from nmt.models.dropout import Dropout
+
+    dropout, x = Dropout(0.3), torch.ones(400, 500, dtype=dtype, requires_grad=True)
+    torch.manual_seed(0)
+    y = dropout(x)
+    kept = y != 0
+    assert y.dtype == dtype and abs(1 - kept.float().mean().item() - 0.3) < 0.005
+    torch.testing.assert_close(y[kept], torch.full_like(y[kept], 1 / 0.7))
+    y.backward(torch.full_like(y, 2.0))
+    torch.testing.assert_close(x.grad, kept.to(dtype) * (2 / 0.7))
+    torch.manual_seed(0)
+    assert torch.equal(dropout(x), y)
+    assert torch.equal(dropout.eval()(x), x)

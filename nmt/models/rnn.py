@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from nmt.models.dropout import Dropout
 from nmt.models.base import Seq2Seq, reverse_source_tokens, word_dropout
 from nmt.tokenize.base import PAD_ID
 
@@ -69,7 +70,7 @@ class BiLSTMEncoder(nn.Module):
             nn.LSTM(input_size if i == 0 else hidden, hidden // 2, batch_first=True, bidirectional=True)
             for i in range(layers))
         self.norms = _norms(layer_norm, hidden, layers)
-        self.dropout, self.residual = nn.Dropout(dropout), residual
+        self.dropout, self.residual = Dropout(dropout), residual
 
     def forward(self, x, lengths):
         """x (B, S, E) embedded source, lengths (B,) -> memory (B, S, H), zeros at padding, and the
@@ -102,7 +103,7 @@ class RNNModel(Seq2Seq):
         self.tgt_embed = nn.Embedding(tgt_vocab, embedding_dim, padding_idx=PAD_ID)
         self.src_embed = self.tgt_embed if share_embeddings else nn.Embedding(src_vocab, embedding_dim,
                                                                               padding_idx=PAD_ID)
-        self.emb_dropout, self.dropout = nn.Dropout(emb_dropout), nn.Dropout(dropout)
+        self.emb_dropout, self.dropout = Dropout(emb_dropout), Dropout(dropout)
         self.encoder = BiLSTMEncoder(embedding_dim, hidden, encoder_layers, dropout, residual, layer_norm)
         self.bridge_h = nn.Linear(hidden, decoder_layers * hidden)
         self.bridge_c = nn.Linear(hidden, decoder_layers * hidden)

@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from nmt.models.dropout import Dropout
 from nmt.models.base import HISTORY, SOURCE, Seq2Seq, beams_per_source, reverse_source_tokens, word_dropout
 from nmt.tokenize.base import PAD_ID
 
@@ -64,7 +65,7 @@ class MultiHeadAttention(nn.Module):
 
 class FeedForward(nn.Sequential):
     def __init__(self, d_model, ff_size, dropout):
-        super().__init__(nn.Linear(d_model, ff_size), nn.ReLU(), nn.Dropout(dropout), nn.Linear(ff_size, d_model))
+        super().__init__(nn.Linear(d_model, ff_size), nn.ReLU(), Dropout(dropout), nn.Linear(ff_size, d_model))
 
 
 class Sublayer(nn.Module):
@@ -72,7 +73,7 @@ class Sublayer(nn.Module):
 
     def __init__(self, d_model, dropout, pre_norm):
         super().__init__()
-        self.norm, self.dropout, self.pre_norm = nn.LayerNorm(d_model), nn.Dropout(dropout), pre_norm
+        self.norm, self.dropout, self.pre_norm = nn.LayerNorm(d_model), Dropout(dropout), pre_norm
 
     def input(self, x):
         return self.norm(x) if self.pre_norm else x
@@ -134,7 +135,7 @@ class Transformer(Seq2Seq):
         self.tgt_embed = nn.Embedding(tgt_vocab, d_model, padding_idx=PAD_ID)
         self.src_embed = self.tgt_embed if share_embeddings else nn.Embedding(src_vocab, d_model, padding_idx=PAD_ID)
         self.register_buffer("positions", sinusoidal_positions(max_positions, d_model), persistent=False)
-        self.embed_dropout = nn.Dropout(dropout)
+        self.embed_dropout = Dropout(dropout)
         layer_args = (d_model, heads, ff_size, dropout, attention_dropout, pre_norm)
         self.encoder_layers = nn.ModuleList(EncoderLayer(*layer_args) for _ in range(encoder_layers))
         self.decoder_layers = nn.ModuleList(DecoderLayer(*layer_args) for _ in range(decoder_layers))

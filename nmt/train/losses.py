@@ -5,6 +5,7 @@ import torch.nn.functional as F
 from nmt.tokenize.base import PAD_ID
 
 CHUNK_TOKENS = 1024  # target tokens projected to the vocabulary at a time by backward_in_chunks
+ROWS_MULTIPLE = 128  # ... rounded up to a multiple of this: a few matmul shapes, not one per batch
 
 
 def label_smoothed_cross_entropy(logits, target, smoothing):
@@ -14,18 +15,54 @@ def label_smoothed_cross_entropy(logits, target, smoothing):
                            ignore_index=PAD_ID, label_smoothing=smoothing, reduction="sum")
 
 
+class SmoothedCrossEntropy(torch.autograd.Function):
+    """The summed label-smoothed cross-entropy of logits (N, V) against gold ids (N,), rows whose gold is PAD_ID
+    left out; in float32 from logits of any dtype, and the gradient in the logits' dtype.
+
+        loss  = logsumexp(x) - (1 - s) x[gold] - s mean(x)     per row (the definition above, rearranged)
+        dloss = softmax(x) - (1 - s) onehot(gold) - s / V
+
+    The same loss and gradient as F.cross_entropy in fewer passes over the (N, V) logits: PyTorch's path
+    casts them, takes a log-softmax, fills, scatters and adds, each a pass, and on a CPU these passes took
+    more of a bf16 update than the output layer's matmul (docs/BENCHMARKS.md)."""
+
+    @staticmethod
+    def forward(ctx, logits, gold, smoothing):
+        x = logits.float()
+        lse = torch.logsumexp(x, dim=-1)
+        real = gold != PAD_ID
+        per_row = lse - (1 - smoothing) * x.gather(1, gold[:, None]).squeeze(1) - smoothing * x.mean(dim=-1)
+        ctx.save_for_backward(logits, gold, lse)
+        ctx.smoothing = smoothing
+        return per_row[real].sum()
+
+    @staticmethod
+    def backward(ctx, grad):
+        logits, gold, lse = ctx.saved_tensors
+        s, rows = ctx.smoothing, torch.arange(len(gold), device=gold.device)
+        dx = (logits.float() - lse[:, None]).exp_().sub_(s / logits.size(-1))
+        dx[rows, gold] -= 1 - s
+        dx.mul_(((gold != PAD_ID) * grad)[:, None])
+        return dx.to(logits.dtype), None, None
+
+
 def backward_in_chunks(states, target, project, smoothing, scale, chunk_tokens=CHUNK_TOKENS):
     """Backpropagate `scale` x the label-smoothed loss of logits `project(states)` against `target`, and
     return the loss (a 0-d tensor, detached), projecting `chunk_tokens` real target positions at a time.
 
     The (tokens x vocabulary) logits, their log-softmax and its gradient never exist whole: they are
-    most of a training step's peak memory. Padding positions never reach the output layer."""
+    most of a training step's peak memory. Padding positions never reach the output layer. The real
+    positions are padded (zero vectors, ignored targets) to a multiple of ROWS_MULTIPLE: a matmul shape
+    per count of real tokens made oneDNN build and keep a primitive, with its buffers, for nearly every
+    update of bf16 training on a CPU (+3 GiB resident in 60 updates, docs/BENCHMARKS.md)."""
     real = target != PAD_ID
     gold, vectors = target[real], states[real]
     detached = vectors.detach().requires_grad_()
+    filler = -len(gold) % ROWS_MULTIPLE
+    padded, padded_gold = F.pad(detached, (0, 0, 0, filler)), F.pad(gold, (0, filler), value=PAD_ID)
     total = states.new_zeros((), dtype=torch.float32)
-    for part, part_gold in zip(detached.split(chunk_tokens), gold.split(chunk_tokens)):
-        loss = F.cross_entropy(project(part).float(), part_gold, label_smoothing=smoothing, reduction="sum")
+    for part, part_gold in zip(padded.split(chunk_tokens), padded_gold.split(chunk_tokens)):
+        loss = SmoothedCrossEntropy.apply(project(part), part_gold, smoothing)
         (loss * scale).backward()
         total += loss.detach()
     vectors.backward(detached.grad)  # then the rest of the model, once
