@@ -10,9 +10,11 @@ run's own first updates (its config, data and batches, on its device): matrix pr
 kernels it knows, forward and backward, not elementwise work, the convention of model-FLOPs utilisation
 (Chowdhery et al. 2022). The hardware's figure is an n x n by n x n matrix product in the run's precision,
 timed in the same sitting. A profile of further updates splits their time into kinds of work (self time of
-the operators by name; "Python, autograd and the rest" is the wall time no operator accounts for).
+the operators by name; "Python, autograd and the rest" is the wall time no operator accounts for) and names
+the operators that took the most.
 """
 import argparse
+import collections
 import json
 import time
 from pathlib import Path
@@ -55,8 +57,9 @@ def called_by_optimizer(event):
     return False
 
 
-def time_by_kind(trainer, updates):
-    """Seconds of `updates` further updates, split by kind of work (CPU self time of the operators)."""
+def time_by_kind(trainer, updates, top=10):
+    """Shares of the time of `updates` further updates by kind of work and of the `top` operators (CPU self
+    time), and the seconds per update."""
     batches = iter(trainer.sampler)
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if trainer.device.type == "cuda" else [])
     with profile(activities=activities) as prof:
@@ -66,6 +69,7 @@ def time_by_kind(trainer, updates):
         synchronize(trainer.device)
         wall = time.perf_counter() - tick
     seconds = {kind: 0.0 for kind, _ in KINDS} | {"optimizer": 0.0, "elementwise and other": 0.0}
+    by_operator = collections.Counter()
     for event in prof.events():
         name = event.name.lower()
         if not name.startswith("aten::"):
@@ -73,8 +77,10 @@ def time_by_kind(trainer, updates):
         kind = ("optimizer" if called_by_optimizer(event) else
                 next((kind for kind, names in KINDS if any(n in name for n in names)), "elementwise and other"))
         seconds[kind] += event.self_cpu_time_total / 1e6
+        by_operator[event.name] += event.self_cpu_time_total / 1e6
     seconds["Python, autograd and the rest"] = wall - sum(seconds.values())
-    return {kind: round(value / wall, 3) for kind, value in seconds.items()}, wall / updates
+    shares = {kind: round(value / wall, 3) for kind, value in seconds.items()}
+    return shares, {name: round(value / wall, 3) for name, value in by_operator.most_common(top)}, wall / updates
 
 
 def matmul_flops_per_s(device, dtype, n, repeats):
@@ -99,7 +105,7 @@ def main():
     trainer = Trainer(load_config(args.run_dir / "config.yaml"), args.run_dir)  # writes nothing until run()
     device, parameters = trainer.device, sum(p.numel() for p in trainer.model.parameters())
     per_token = flops_per_target_token(trainer, args.updates)
-    shares, seconds_per_update = time_by_kind(trainer, args.updates)
+    shares, operators, seconds_per_update = time_by_kind(trainer, args.updates)
     n, repeats = (8192, 20) if device.type == "cuda" else (2048, 5)
     peak = {name: matmul_flops_per_s(device, dtype, n, repeats) for name, dtype in DTYPES.items()}
     model_flops = training["train_tokens_per_s"] * per_token
@@ -111,7 +117,8 @@ def main():
               "matmul": f"{n}x{n}x{n}, {repeats} products",
               "matmul_tflop_per_s": {name: round(value / 1e12, 3) for name, value in peak.items()},
               "utilisation": round(model_flops / peak[precision], 4),
-              "profiled_seconds_per_update": round(seconds_per_update, 4), "time_shares": shares}
+              "profiled_seconds_per_update": round(seconds_per_update, 4), "time_shares": shares,
+              "top_operators": operators}
     print(json.dumps(report, indent=2))
     args.out.write_text(json.dumps(report, indent=2))
 
