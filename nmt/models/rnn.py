@@ -20,8 +20,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from nmt.models.dropout import Dropout
 from nmt.models.base import Seq2Seq, reverse_source_tokens, word_dropout
+from nmt.models.dropout import Dropout
 from nmt.tokenize.base import PAD_ID
 
 

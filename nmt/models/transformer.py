@@ -10,8 +10,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from nmt.models.dropout import Dropout
 from nmt.models.base import HISTORY, SOURCE, Seq2Seq, beams_per_source, reverse_source_tokens, word_dropout
+from nmt.models.dropout import Dropout
 from nmt.tokenize.base import PAD_ID
 
 
