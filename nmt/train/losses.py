@@ -8,23 +8,17 @@ CHUNK_TOKENS = 1024  # target tokens projected to the vocabulary at a time by ba
 ROWS_MULTIPLE = 128  # ... rounded up to a multiple of this: a few matmul shapes, not one per batch
 
 
-def label_smoothed_cross_entropy(logits, target, smoothing):
-    """Summed cross-entropy over non-pad targets, with probability `smoothing` spread uniformly
-    over the vocabulary (Szegedy et al. 2016). logits: (B, T, V); target: (B, T)."""
-    return F.cross_entropy(logits.reshape(-1, logits.size(-1)).float(), target.reshape(-1),
-                           ignore_index=PAD_ID, label_smoothing=smoothing, reduction="sum")
-
-
 class SmoothedCrossEntropy(torch.autograd.Function):
-    """The summed label-smoothed cross-entropy of logits (N, V) against gold ids (N,), rows whose gold is PAD_ID
-    left out; in float32 from logits of any dtype, and the gradient in the logits' dtype.
+    """The summed label-smoothed cross-entropy (Szegedy et al. 2016) of logits (N, V) against gold ids (N,),
+    rows whose gold is PAD_ID left out; in float32 from logits of any dtype, the gradient in the logits' dtype.
 
-        loss  = logsumexp(x) - (1 - s) x[gold] - s mean(x)     per row (the definition above, rearranged)
+        loss  = logsumexp(x) - (1 - s) x[gold] - s mean(x)     per row: -sum_v q_v log softmax(x)_v, rearranged
         dloss = softmax(x) - (1 - s) onehot(gold) - s / V
 
-    The same loss and gradient as F.cross_entropy in fewer passes over the (N, V) logits: PyTorch's path
-    casts them, takes a log-softmax, fills, scatters and adds, each a pass; in a profile of bf16 training on
-    a Xeon with AMX these passes took several times the output layer's matmuls (docs/BENCHMARKS.md)."""
+    F.cross_entropy(..., ignore_index=PAD_ID, label_smoothing=s, reduction="sum") in fewer passes over the
+    (N, V) logits (tests/test_train.py): PyTorch's path casts them, takes a log-softmax, fills, scatters and
+    adds, each a pass; in a profile of bf16 training on a Xeon with AMX these passes took several times the
+    output layer's matmuls (docs/BENCHMARKS.md). Log-probabilities as x give the same loss (lse is then 0)."""
 
     @staticmethod
     def forward(ctx, logits, gold, smoothing):
@@ -34,7 +28,7 @@ class SmoothedCrossEntropy(torch.autograd.Function):
         per_row = lse - (1 - smoothing) * x.gather(1, gold[:, None]).squeeze(1) - smoothing * x.mean(dim=-1)
         ctx.save_for_backward(logits, gold, lse)
         ctx.smoothing = smoothing
-        return per_row[real].sum()
+        return torch.where(real, per_row, 0).sum()  # no boolean indexing: no device sync on a GPU
 
     @staticmethod
     def backward(ctx, grad):
@@ -44,6 +38,13 @@ class SmoothedCrossEntropy(torch.autograd.Function):
         dx[rows, gold] -= 1 - s
         dx.mul_(((gold != PAD_ID) * grad)[:, None])
         return dx.to(logits.dtype), None, None
+
+
+def label_smoothed_cross_entropy(logits, target, smoothing):
+    """Summed cross-entropy over non-pad targets, with probability `smoothing` spread uniformly
+    over the vocabulary (Szegedy et al. 2016), in float32. logits (or log-probabilities): (B, T, V);
+    target: (B, T)."""
+    return SmoothedCrossEntropy.apply(logits.reshape(-1, logits.size(-1)), target.reshape(-1), smoothing)
 
 
 def backward_in_chunks(states, target, project, smoothing, scale, chunk_tokens=CHUNK_TOKENS):
