@@ -21,7 +21,7 @@ from nmt.data.batching import TokenBatchSampler, make_batch
 from nmt.data.corpus import read_lines
 from nmt.data.resegment import training_pairs
 from nmt.decode.translate import Translator
-from nmt.device import pick_device, slow_bf16
+from nmt.device import keep_freed_memory, pick_device, slow_bf16
 from nmt.errors import NmtError, one_line
 from nmt.evaluate import score_corpus
 from nmt.models import build_model
@@ -66,6 +66,8 @@ class Trainer:
         torch.manual_seed(cfg.train.seed)  # the same initial weights on every rank
         torch.set_num_threads(ranks.threads(cfg.train.compute.threads))
         self.device = pick_device(ranks.device_name(cfg.train.compute.device))
+        if self.device.type == "cpu":
+            keep_freed_memory()
         if cfg.train.compute.precision == "bf16" and slow_bf16(self.device) and ranks.is_main:
             say("warning: this CPU has no bf16 instructions, so bf16 autocast is slower than fp32 here; "
                 "consider --set train.compute.precision=fp32")

@@ -12,32 +12,33 @@ class SmoothedCrossEntropy(torch.autograd.Function):
     """The summed label-smoothed cross-entropy (Szegedy et al. 2016) of logits (N, V) against gold ids (N,),
     rows whose gold is PAD_ID left out; in float32 from logits of any dtype, the gradient in the logits' dtype.
 
-        loss  = logsumexp(x) - (1 - s) x[gold] - s mean(x)     per row: -sum_v q_v log softmax(x)_v, rearranged
-        dloss = softmax(x) - (1 - s) onehot(gold) - s / V
+        loss  = -(1 - s) log p[gold] - s mean(log p)       per row, with log p = log_softmax(x)
+        dloss = p - (1 - s) onehot(gold) - s / V
 
     F.cross_entropy(..., ignore_index=PAD_ID, label_smoothing=s, reduction="sum") in fewer passes over the
-    (N, V) logits (tests/test_train.py): PyTorch's path casts them, takes a log-softmax, fills, scatters and
-    adds, each a pass; in a profile of bf16 training on a Xeon with AMX these passes took several times the
-    output layer's matmuls (docs/BENCHMARKS.md). Log-probabilities as x give the same loss (lse is then 0)."""
+    (N, V) logits (tests/test_train.py): PyTorch's backward fills, scatters and adds (N, V) tensors, each a
+    pass, and the fused log-softmax backward is slow on a CPU; in bf16 training on a Xeon with AMX these
+    passes took several times the output layer's matmuls (docs/BENCHMARKS.md). Here the forward keeps the
+    float32 log-probabilities and the backward turns them into the gradient in place, then casts it once.
+    Log-probabilities as x give the same loss (log_softmax leaves them unchanged)."""
 
     @staticmethod
     def forward(ctx, logits, gold, smoothing):
-        x = logits.float()
-        lse = torch.logsumexp(x, dim=-1)
-        real = gold != PAD_ID
-        per_row = lse - (1 - smoothing) * x.gather(1, gold[:, None]).squeeze(1) - smoothing * x.mean(dim=-1)
-        ctx.save_for_backward(logits, gold, lse)
-        ctx.smoothing = smoothing
-        return torch.where(real, per_row, 0).sum()  # no boolean indexing: no device sync on a GPU
+        log_probs = F.log_softmax(logits, dim=-1, dtype=torch.float32)
+        per_row = -(1 - smoothing) * log_probs.gather(1, gold[:, None]).squeeze(1) - smoothing * log_probs.mean(-1)
+        ctx.save_for_backward(log_probs, gold)
+        ctx.smoothing, ctx.logits_dtype = smoothing, logits.dtype
+        return torch.where(gold != PAD_ID, per_row, 0).sum()  # no boolean indexing: no device sync on a GPU
 
     @staticmethod
+    @torch.autograd.function.once_differentiable
     def backward(ctx, grad):
-        logits, gold, lse = ctx.saved_tensors
-        s, rows = ctx.smoothing, torch.arange(len(gold), device=gold.device)
-        dx = (logits.float() - lse[:, None]).exp_().sub_(s / logits.size(-1))
-        dx[rows, gold] -= 1 - s
-        dx.mul_(((gold != PAD_ID) * grad)[:, None])
-        return dx.to(logits.dtype), None, None
+        log_probs, gold = ctx.saved_tensors
+        s, weight = ctx.smoothing, ((gold != PAD_ID) * grad)[:, None]  # 0 on padding rows
+        # the saved log-probabilities become the gradient in place: one (N, V) float32 tensor, not four
+        dx = log_probs.exp_().mul_(weight).sub_(weight * (s / log_probs.size(-1)))
+        dx.scatter_add_(1, gold[:, None], weight * -(1 - s))
+        return dx.to(ctx.logits_dtype), None, None
 
 
 def label_smoothed_cross_entropy(logits, target, smoothing):
