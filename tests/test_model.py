@@ -5,9 +5,9 @@ import torch.nn.functional as F
 
 from conftest import VOCAB, assert_step_decoding_matches_forward, example_batch, make_transformer
 from nmt.models.build import TransformerConfig
+from nmt.models.transformer import attention
 from nmt.models import build_model
 from nmt.tokenize.base import PAD_ID
-from nmt.train.update import attention_kernel
 
 
 
@@ -215,15 +215,35 @@ def test_word_dropout_is_built_from_the_config_and_acts_only_in_training():
         assert not torch.equal(dropped, plain(src, tgt_in))
 
 
+@pytest.mark.parametrize("causal", [False, True])
+def test_attention_in_bf16_autocast_on_a_cpu_equals_pytorchs_kernel(causal):
+    """Under bf16 autocast on a CPU (training) `attention` takes its own path: the same output and gradients
+    as PyTorch's kernel in float32, to bf16's precision, with padded keys and later positions blocked alike."""
+    g = torch.Generator().manual_seed(0)
+    q, k, v = (torch.randn(3, 2, 6, 8, generator=g).requires_grad_() for _ in range(3))
+    keys_kept = torch.tensor([[True] * 6, [True] * 4 + [False] * 2, [True] * 2 + [False] * 4])
+    mask = None if causal else keys_kept[:, None, None]
+    upstream = torch.randn(3, 2, 6, 8, generator=g)
+    expected = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal)
+    expected_grads = torch.autograd.grad(expected, (q, k, v), upstream)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = attention(q, k, v, mask, causal)
+    grads = torch.autograd.grad(out, (q, k, v), upstream)
+    assert out.dtype == torch.bfloat16
+    torch.testing.assert_close(out.float(), expected, rtol=0, atol=3e-2)
+    for grad, expected_grad in zip(grads, expected_grads):
+        torch.testing.assert_close(grad, expected_grad, rtol=0, atol=6e-2)
+
+
 def test_bf16_training_attention_on_a_cpu_still_masks_padding_and_the_future():
-    """bf16 training on a CPU runs PyTorch's math attention (nmt/train/update.py): its masks must block as the
-    default kernel's do."""
+    """bf16 training on a CPU runs nmt's own attention (nmt/models/transformer.py): its masks must block as
+    PyTorch's kernels do."""
     model = make_transformer(seed=2, layers=2)
     src, tgt_in = example_batch(src_lengths=(4,))
     padded = torch.cat([src, torch.full((1, 5), PAD_ID)], dim=1)
     changed = tgt_in.clone()
     changed[:, 3] = 4 + (changed[:, 3] - 4 + 1) % (VOCAB - 4)
-    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16), attention_kernel(torch.device("cpu"), True):
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
         out = model(src, tgt_in).float()
         torch.testing.assert_close(model(padded, tgt_in).float(), out, rtol=0, atol=2e-2)
         torch.testing.assert_close(model(src, changed).float()[:, :3], out[:, :3], rtol=0, atol=2e-2)

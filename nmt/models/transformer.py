@@ -1,6 +1,7 @@
 """The Transformer encoder-decoder (Vaswani et al. 2017), pre-norm by default.
 
-Attention runs through PyTorch's scaled_dot_product_attention. Incremental decoding
+Attention runs through PyTorch's scaled_dot_product_attention, except in bf16 training on a CPU
+(`attention`). Incremental decoding
 keeps each decoder layer's self-attention keys/values and the encoder's projected
 keys/values in the decoding state, so a step costs one position, not the prefix.
 """
@@ -38,6 +39,25 @@ def continue_history(past, rows, new):
     return out
 
 
+def attention(q, k, v, mask=None, causal=False, dropout_p=0.0):
+    """softmax(q kᵀ / √(D/H) + mask) v for (B, H, L, D/H) queries, keys and values; `mask` (broadcast to
+    (B, H, Lq, Lk)) is True where a key may be attended, `causal` hides later positions.
+
+    PyTorch's fused kernels, except under bf16 autocast on a CPU (training): there PyTorch's math kernel
+    upcasts q, k and v to float32 and its flash kernel's backward is slow, so the scores are bf16 matmuls and
+    the softmax runs in float32 (autocast's rule), as fairseq's attention does in half precision: forward and
+    backward 1.2-2.2x faster than the math kernel on the recipe's batches (docs/BENCHMARKS.md)."""
+    if not (q.device.type == "cpu" and torch.is_autocast_enabled("cpu")
+            and torch.get_autocast_dtype("cpu") == torch.bfloat16):
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal, dropout_p=dropout_p)
+    scores = (q * q.size(-1) ** -0.5) @ k.transpose(-2, -1)
+    if causal:
+        mask = torch.ones(q.size(-2), k.size(-2), dtype=torch.bool, device=q.device).tril()
+    if mask is not None:
+        scores = scores.masked_fill(~mask, float("-inf"))
+    return F.dropout(scores.softmax(dim=-1), dropout_p) @ v
+
+
 class MultiHeadAttention(nn.Module):
     def __init__(self, d_model, heads, dropout):
         super().__init__()
@@ -57,8 +77,7 @@ class MultiHeadAttention(nn.Module):
     def forward(self, x, k, v, mask=None, causal=False):
         """Attend from queries `x` (B, Lq, D) over keys/values (B, H, Lk, D/H)."""
         q = self.split_heads(self.q_proj(x))
-        out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal,
-                                             dropout_p=self.dropout if self.training else 0.0)
+        out = attention(q, k, v, mask, causal, dropout_p=self.dropout if self.training else 0.0)
         b, _, length, _ = out.shape
         return self.out_proj(out.transpose(1, 2).reshape(b, length, -1))
 

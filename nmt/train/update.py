@@ -11,23 +11,14 @@ Dividing by the tokens of the whole update, not of each batch, makes an update o
 sentences the same as one batch of 4B: how an update is split, over batches or over ranks
 (nmt/train/distributed.py), never changes it.
 """
-import contextlib
 import math
 
 import torch
-from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from nmt.errors import NmtError
 from nmt.train.distributed import Ranks
 from nmt.train.losses import backward_in_chunks, label_smoothed_cross_entropy
 from nmt.train.reporting import say
-
-
-def attention_kernel(device, bf16):
-    """PyTorch's math attention for bf16 training on a CPU, its default kernel elsewhere. On an Intel Xeon with
-    AMX the flash kernel's backward took 27 % of a bf16 update, and the math path made 23-25 % more updates
-    in the same time (docs/BENCHMARKS.md)."""
-    return sdpa_kernel(SDPBackend.MATH) if bf16 and device.type == "cpu" else contextlib.nullcontext()
 
 
 class Update:
@@ -73,7 +64,7 @@ class Update:
         """Add the gradients of `batch`'s loss / `normaliser`; returns its loss."""
         device = next(self.model.parameters()).device
         autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=self.bf16)
-        with autocast, attention_kernel(device, self.bf16):
+        with autocast:
             if self.scheduled_sampling is None:
                 states = self.model.decoder_states(batch.src, batch.tgt_in)
                 return backward_in_chunks(states, batch.tgt_out, self.model.project, self.label_smoothing,
