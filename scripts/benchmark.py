@@ -21,6 +21,7 @@ import sacrebleu
 import sentencepiece
 import torch
 
+import nmt
 from nmt.data.corpus import read_lines
 from nmt.decode.translate import Translator
 from nmt.evaluate import score_corpus
@@ -68,7 +69,9 @@ def synchronize(device):
 
 def machine():
     cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "")
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    # the commit of the nmt code imported (a worktree on PYTHONPATH, say), not of the working directory
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                            cwd=Path(nmt.__file__).parent).stdout.strip()
     return {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "cpu": cpu, "nproc": os.cpu_count(), "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
             "python": platform.python_version(), "torch": torch.__version__,
