@@ -266,3 +266,25 @@ def test_dropout_drops_at_its_rate_scales_the_rest_and_routes_the_gradient_throu
     torch.manual_seed(0)
     assert torch.equal(dropout(x), y)
     assert torch.equal(dropout.eval()(x), x)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_relu_dropout_equals_relu_then_dropout_in_output_and_gradient(dtype):
+    """The feed-forward layer's fused ReLU and dropout (nmt/models/dropout.py) keeps only its output for the
+    backward pass: output and gradient must equal ReLU then nmt's dropout drawing the same mask, zeros and
+    negative inputs included; in evaluation it is a ReLU."""
+    from nmt.models.dropout import Dropout, relu_dropout
+
+    x = torch.randn(300, 400).to(dtype)
+    x[::7] = 0
+    fused_x, apart_x = x.clone().requires_grad_(), x.clone().requires_grad_()
+    upstream = torch.randn(300, 400).to(dtype)
+    torch.manual_seed(1)
+    fused = relu_dropout(fused_x, 0.25, training=True)
+    torch.manual_seed(1)
+    apart = Dropout(0.25)(torch.relu(apart_x))
+    assert torch.equal(fused, apart)
+    fused.backward(upstream)
+    apart.backward(upstream)
+    assert torch.equal(fused_x.grad, apart_x.grad)
+    assert torch.equal(relu_dropout(x, 0.25, training=False), torch.relu(x))

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from nmt.models.base import HISTORY, SOURCE, Seq2Seq, beams_per_source, reverse_source_tokens, word_dropout
-from nmt.models.dropout import Dropout
+from nmt.models.dropout import Dropout, relu_dropout
 from nmt.tokenize.base import PAD_ID
 
 
@@ -50,7 +50,11 @@ def attention(q, k, v, mask=None, causal=False, dropout_p=0.0):
     if not (q.device.type == "cpu" and torch.is_autocast_enabled("cpu")
             and torch.get_autocast_dtype("cpu") == torch.bfloat16):
         return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal, dropout_p=dropout_p)
-    scores = (q * q.size(-1) ** -0.5) @ k.transpose(-2, -1)
+    (b, heads, q_len, head_size), k_len = q.shape, k.size(-2)
+    # the scaling inside the product: scaling q first copied it twice (the scaled q kept the heads' strides)
+    scores = torch.baddbmm(q.new_zeros(()), q.reshape(b * heads, q_len, head_size),
+                           k.reshape(b * heads, k_len, head_size).transpose(1, 2), beta=0,
+                           alpha=head_size ** -0.5).view(b, heads, q_len, k_len)
     if causal:
         mask = torch.ones(q.size(-2), k.size(-2), dtype=torch.bool, device=q.device).tril()
     if mask is not None:
@@ -83,8 +87,16 @@ class MultiHeadAttention(nn.Module):
 
 
 class FeedForward(nn.Sequential):
+    """Linear, ReLU, dropout, Linear, the middle two run as one function (`relu_dropout`, which keeps one
+    activation for the backward pass, not two). The ReLU and Dropout modules stay as the layer's outline,
+    and the second Linear stays at index 3: saved models keep their parameter names."""
+
     def __init__(self, d_model, ff_size, dropout):
         super().__init__(nn.Linear(d_model, ff_size), nn.ReLU(), Dropout(dropout), nn.Linear(ff_size, d_model))
+
+    def forward(self, x):
+        expand, _, dropout, contract = self
+        return contract(relu_dropout(expand(x), dropout.p, self.training))
 
 
 class Sublayer(nn.Module):

@@ -4,7 +4,7 @@ import torch.nn.functional as F
 
 from nmt.tokenize.base import PAD_ID
 
-CHUNK_TOKENS = 1024  # target tokens projected to the vocabulary at a time by backward_in_chunks
+CHUNK_TOKENS = 512  # target tokens projected to the vocabulary at a time by backward_in_chunks
 ROWS_MULTIPLE = 128  # ... rounded up to a multiple of this: a few matmul shapes, not one per batch
 
 
