@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from nmt.allocator import restart_with_tcmalloc
 from nmt.errors import NmtError
 
 
@@ -376,6 +377,8 @@ COMMANDS = {"fetch": cmd_fetch, "preprocess": cmd_preprocess, "train": cmd_train
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    if argv is None:  # the process's own command line, which it can re-execute under tcmalloc
+        restart_with_tcmalloc(args.command, sys.argv[1:])
     try:
         COMMANDS[args.command](args)
     except (NmtError, OSError) as e:  # OSError: the file system refused (permissions, disk full, ...)
