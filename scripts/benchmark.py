@@ -75,7 +75,8 @@ def machine():
     return {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "cpu": cpu, "nproc": os.cpu_count(), "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
             "python": platform.python_version(), "torch": torch.__version__,
-            "sentencepiece": sentencepiece.__version__, "sacrebleu": sacrebleu.__version__, "git_commit": commit}
+            "sentencepiece": sentencepiece.__version__, "sacrebleu": sacrebleu.__version__, "git_commit": commit,
+            "ld_preload": os.environ.get("LD_PRELOAD", "")}  # the allocator, where one was preloaded
 
 
 def main():
