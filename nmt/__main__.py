@@ -1,6 +1,4 @@
 """`python -m nmt ...`: the same as the `nmt` command."""
-import sys
+from nmt.cli import run
 
-from nmt.cli import main
-
-sys.exit(main())
+run()

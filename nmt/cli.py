@@ -377,8 +377,6 @@ COMMANDS = {"fetch": cmd_fetch, "preprocess": cmd_preprocess, "train": cmd_train
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    if argv is None:  # the process's own command line, which it can re-execute under tcmalloc
-        restart_with_tcmalloc(args.command, sys.argv[1:])
     try:
         COMMANDS[args.command](args)
     except (NmtError, OSError) as e:  # OSError: the file system refused (permissions, disk full, ...)
@@ -390,6 +388,13 @@ def main(argv=None):
         print(f"nmt {args.command}: interrupted", file=sys.stderr)
         return 130
     return 0
+
+
+def run():
+    """The `nmt` command and `python -m nmt`: a command that trains first restarts under tcmalloc where the
+    system has it (nmt/allocator.py). `main()`, called from Python, always runs in the calling process."""
+    restart_with_tcmalloc(build_parser().parse_args().command, sys.argv[1:])
+    sys.exit(main())
 
 
 if __name__ == "__main__":

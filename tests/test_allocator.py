@@ -57,11 +57,19 @@ def test_no_restart_where_the_system_has_no_tcmalloc(executions, monkeypatch):
     assert executions == []
 
 
-def test_main_called_with_arguments_never_restarts(system_has_tcmalloc, executions, monkeypatch, tmp_path):
-    """Only the process's own command line can be re-executed: `main([...])` from Python runs in place."""
-    from nmt.cli import main
+def test_the_command_restarts_and_main_called_from_python_never_does(system_has_tcmalloc, executions,
+                                                                     monkeypatch, tmp_path):
+    """`nmt` (`cli.run`) restarts a training command; `cli.main()` runs in the calling process, with or without
+    arguments (tests and programs that call it, perhaps after patching something, keep their process)."""
+    from nmt import cli
 
     monkeypatch.delenv("LD_PRELOAD", raising=False)
     monkeypatch.delenv("NMT_ALLOCATOR", raising=False)
-    assert main(["train", "--config", str(tmp_path / "missing.yaml"), "--run-dir", str(tmp_path / "run")]) == 2
+    argv = ["train", "--config", str(tmp_path / "missing.yaml"), "--run-dir", str(tmp_path / "run")]
+    monkeypatch.setattr(sys, "argv", ["nmt", *argv])
+    assert cli.main() == 2 and cli.main(argv) == 2
     assert executions == []
+    with pytest.raises(SystemExit):  # the recorded execve returns, so the command goes on and fails
+        cli.run()
+    (_, restarted, _), = executions
+    assert restarted == [sys.executable, "-m", "nmt", *argv]
