@@ -56,7 +56,7 @@ def attention(q, k, v, mask=None, causal=False, dropout_p=0.0):
                            k.reshape(b * heads, k_len, head_size).transpose(1, 2), beta=0,
                            alpha=head_size ** -0.5).view(b, heads, q_len, k_len)
     if causal:
-        mask = torch.ones(q.size(-2), k.size(-2), dtype=torch.bool, device=q.device).tril()
+        mask = torch.ones(q_len, k_len, dtype=torch.bool, device=q.device).tril()
     if mask is not None:
         scores = scores.masked_fill(~mask, float("-inf"))
     return F.dropout(scores.softmax(dim=-1), dropout_p) @ v
