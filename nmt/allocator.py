@@ -28,10 +28,15 @@ def preloaded_allocator(environ=os.environ):
                  if any(name in lib for name in ALLOCATORS)), None)
 
 
+def wants_tcmalloc(environ=os.environ):
+    """True on Linux when no allocator is preloaded and the user did not keep the system's."""
+    return (sys.platform.startswith("linux") and environ.get("NMT_ALLOCATOR") != "system"
+            and preloaded_allocator(environ) is None)
+
+
 def tcmalloc_environment(environ):
     """`environ` with tcmalloc added to LD_PRELOAD, or None where the process should go on as it is."""
-    if not sys.platform.startswith("linux") or environ.get("NMT_ALLOCATOR") == "system" \
-            or preloaded_allocator(environ):
+    if not wants_tcmalloc(environ):
         return None
     library = next(filter(None, map(ctypes.util.find_library, TCMALLOC_LIBRARIES)), None)
     if library is None:

@@ -73,3 +73,10 @@ def test_the_command_restarts_and_main_called_from_python_never_does(system_has_
         cli.run()
     (_, restarted, _), = executions
     assert restarted == [sys.executable, "-m", "nmt", *argv]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="LD_PRELOAD is Linux's")
+def test_the_trainer_note_about_tcmalloc_is_wanted_only_where_nothing_was_chosen():
+    assert allocator.wants_tcmalloc({})
+    assert not allocator.wants_tcmalloc({"NMT_ALLOCATOR": "system"})
+    assert not allocator.wants_tcmalloc({"LD_PRELOAD": TCMALLOC})

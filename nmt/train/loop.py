@@ -10,13 +10,12 @@
 import contextlib
 import resource
 import signal
-import sys
 import time
 
 import torch
 
 from nmt import atomic
-from nmt.allocator import preloaded_allocator
+from nmt.allocator import wants_tcmalloc
 from nmt.config import FORMAT, ExperimentConfig, dump_yaml, to_dict, upgrade, validate
 from nmt.data import dataset
 from nmt.data.batching import TokenBatchSampler, make_batch
@@ -70,7 +69,7 @@ class Trainer:
         self.device = pick_device(ranks.device_name(cfg.train.compute.device))
         if self.device.type == "cpu":
             keep_freed_memory()
-            if preloaded_allocator() is None and sys.platform.startswith("linux") and ranks.is_main:
+            if wants_tcmalloc() and ranks.is_main:  # on glibc's malloc, and not by the user's choice
                 say("note: training with the C library's malloc; with tcmalloc installed (libtcmalloc-minimal4), "
                     "`nmt train` uses it: about a third less memory (nmt/allocator.py)")
         if cfg.train.compute.precision == "bf16" and slow_bf16(self.device) and ranks.is_main:
