@@ -78,6 +78,24 @@ def test_beams_read_their_sentences_source_rows_without_copies(reorder):
     assert reordered["source_row"].tolist() == [kept.index(row) for row in reorder]
 
 
+@pytest.mark.parametrize("reorder, beams", [([0, 0, 0, 1, 1, 1, 2, 2, 2], 3),  # the first step's layout
+                                           ([0, 0, 2, 2], 2)])                 # sentence 1 left the batch
+def test_a_reorder_that_keeps_the_beam_layout_needs_no_source_rows(reorder, beams):
+    """Beam search declares its layout (`beams`): the model then derives each row's source row from the
+    sizes, so nothing of the index is read back (a wait on a GPU), and it decodes as the general reorder."""
+    model = make_transformer(seed=6, layers=2)
+    src, tgt_in = example_batch(src_lengths=(6, 3, 4), tgt_len=5)
+    assert_step_decoding_matches_forward(model, src, tgt_in, reorder=torch.tensor(reorder), beams=beams)
+    with torch.no_grad():
+        state = model.encode(src)
+        general = model.reorder_state(state, torch.tensor(reorder))
+        declared = model.reorder_state(state, torch.tensor(reorder), beams=beams)
+    assert "source_row" not in declared and "source_row" in general
+    for name in (name for name in state if name.startswith("source:")):
+        assert torch.equal(declared[name], general[name])
+        assert (declared[name] is state[name]) == (len(set(reorder)) == 3)  # copied only to compact
+
+
 def test_reordering_leaves_the_self_attention_history_in_place_until_the_next_step():
     """Beam search reorders twice between steps (new beams, then finished sentences leave): the cached keys
     and values stay where they are, the row indices compose, and the next step decodes each row's prefix."""

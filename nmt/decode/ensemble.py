@@ -24,11 +24,11 @@ class Ensemble(Seq2Seq):
         """One flat state: member i's tensor `name` is stored as `i/name` (all batch-first)."""
         return {f"{i}/{name}": t for i, m in enumerate(self.members) for name, t in m.encode(src).items()}
 
-    def reorder_state(self, state, index):
+    def reorder_state(self, state, index, beams=None):
         """Each member reorders its own part (a member's `source:` tensors follow its own rules)."""
         reordered = {}
         for i, member in enumerate(self.members):
-            own = member.reorder_state(self.own_state(state, i), index)
+            own = member.reorder_state(self.own_state(state, i), index, beams)
             reordered.update({f"{i}/{name}": t for name, t in own.items()})
         return reordered
 

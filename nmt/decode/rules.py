@@ -14,7 +14,8 @@ NEG_INF = float("-inf")
 
 def forbid_specials(log_probs):
     """No output contains padding or BOS."""
-    log_probs[:, [PAD_ID, BOS_ID]] = NEG_INF
+    for token in (PAD_ID, BOS_ID):  # one column at a time: a list index would be copied to the device
+        log_probs[:, token] = NEG_INF
     return log_probs
 
 
@@ -47,9 +48,9 @@ def block_repeated_ngrams(log_probs, prefixes, n):
 
 
 def force_eos(log_probs, model_log_probs, at_limit):
-    """Rows at their length cap may only end. The forced EOS keeps the model's own log-probability,
-    so a capped hypothesis pays for its EOS like every other."""
-    if at_limit.any():
+    """Rows at their length cap (`at_limit`, bool (rows,); None when no row is) may only end. The forced
+    EOS keeps the model's own log-probability, so a capped hypothesis pays for its EOS like every other."""
+    if at_limit is not None:
         only_eos = torch.full_like(log_probs, NEG_INF)
         only_eos[:, EOS_ID] = model_log_probs[:, EOS_ID]
         log_probs = torch.where(at_limit[:, None], only_eos, log_probs)
@@ -63,7 +64,9 @@ class SearchRules:
     unk_penalty: float = 0.0  # subtracted from UNK's log-probability
 
     def apply(self, log_probs, prefixes, step, at_limit):
-        """The log-probabilities (rows, V) a decoder chooses from at `step`; prefixes: (rows, step + 1)."""
+        """The log-probabilities (rows, V) a decoder chooses from at `step`; prefixes: (rows, step + 1);
+        at_limit: which rows are at their length cap, None when none is (decoders know it on the CPU:
+        asking the device would wait for it)."""
         allowed = forbid_specials(log_probs.clone())
         if self.unk_penalty:
             allowed = penalise_unknown(allowed, self.unk_penalty)

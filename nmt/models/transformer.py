@@ -221,10 +221,10 @@ class Transformer(Seq2Seq):
     def encode(self, src):
         """State: per sentence the source mask and each decoder layer's cross-attention keys/values
         (`source:`, never copied for beams); the self-attention keys/values of the positions decoded so far
-        (`history:`, gathered only when a step appends to them); per row its source row and history row."""
+        (`history:`, gathered only when a step appends to them); per row its history row. Row r reads
+        source row r (`Seq2Seq.reorder_state` keeps track once rows are reordered)."""
         memory, src_mask = self.run_encoder(src)
-        rows = torch.arange(src.size(0), device=src.device)
-        state = {f"{SOURCE}mask": src_mask, "source_row": rows, "history_row": rows}
+        state = {f"{SOURCE}mask": src_mask, "history_row": torch.arange(src.size(0), device=src.device)}
         empty = memory.new_zeros(src.size(0), 0, self.d_model)
         for i, layer in enumerate(self.decoder_layers):
             state[f"{SOURCE}k.{i}"], state[f"{SOURCE}v.{i}"] = layer.cross_attn.keys_values(memory)
@@ -235,7 +235,7 @@ class Transformer(Seq2Seq):
         step = state[f"{HISTORY}k.0"].size(2)  # positions decoded so far
         x = self.embed(self.tgt_embed, prev_tokens[:, None], start=step)
         sources = {name: t for name, t in state.items() if name.startswith(SOURCE)}
-        beams = beams_per_source(state, len(sources[f"{SOURCE}mask"]))
+        beams = beams_per_source(state, len(x), len(sources[f"{SOURCE}mask"]))
         if beams is None:  # rows in another order than beam search keeps: give each row a copy of its source
             sources, beams = {name: t.index_select(0, state["source_row"]) for name, t in sources.items()}, 1
         new_state = {**state, "history_row": torch.arange(len(x), device=x.device)}
