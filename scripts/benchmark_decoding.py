@@ -2,7 +2,7 @@
 """Decoding speed and BLEU of one exported model, engine against engine, in one sitting.
 
     python scripts/benchmark_decoding.py --model runs/multi30k_de_en_transformer/best \
-        --data-dir ../shared/data/multi30k --out decoding.json [--device cuda] [--batch 64] \
+        --data-dir ../shared/data/multi30k --out decoding.json [--device cuda] [--batch 64] [--repeat 5] \
         [--engines nmt-fp32 nmt-int8 CTranslate2-int8]
 
 Engines on a CPU: nmt in fp32, bf16 weights (`--dtype bf16`) and dynamic int8 (`--quantize int8`),
@@ -17,6 +17,7 @@ Each engine runs alone in a process of its own: in one process, the thread pools
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -77,16 +78,22 @@ def ctranslate2_engine(model_dir, compute_type, device, threads, batch):
     return translate
 
 
-def measure(translate, sources, references, beam, batch, device):
+def measure(translate, sources, references, beam, batch, device, repeat):
+    """Speed and BLEU of translating `sources`; the time is the median of `repeat` passes (on a GPU one
+    pass of this test set takes a few tenths of a second and single passes of one build varied by 30 %)."""
     translate(sources[:batch], beam)  # warm-up: first-call allocations stay out of the figure
-    synchronize(device)
-    tick = time.perf_counter()
-    hypotheses = translate(sources, beam)
-    synchronize(device)
-    seconds = time.perf_counter() - tick
+    timings = []
+    for _ in range(repeat):
+        synchronize(device)
+        tick = time.perf_counter()
+        hypotheses = translate(sources, beam)
+        synchronize(device)
+        timings.append(time.perf_counter() - tick)
+    seconds = statistics.median(timings)
     scores = score_corpus(hypotheses, references)
     words = sum(len(h.split()) for h in hypotheses)
-    return {"beam": beam, "seconds": round(seconds, 2), "sentences_per_s": round(len(sources) / seconds, 1),
+    return {"beam": beam, "seconds": round(seconds, 3), "timings": [round(t, 3) for t in timings],
+            "sentences_per_s": round(len(sources) / seconds, 1),
             "target_words_per_s": round(words / seconds, 1), "bleu": round(scores["bleu"]["score"], 2),
             "bleu_signature": scores["bleu"]["signature"]}
 
@@ -101,6 +108,7 @@ def main():
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--device", choices=sorted(ENGINES), default="cpu")
     parser.add_argument("--batch", type=int, default=64, help="sentences per batch, every engine")
+    parser.add_argument("--repeat", type=int, default=1, help="timed passes over the test set; the median counts")
     parser.add_argument("--engines", nargs="+", metavar="ENGINE-PRECISION",
                         help="only these, e.g. nmt-int8 CTranslate2-int8 (default: all of the device's)")
     parser.add_argument("--out", type=Path, required=True)
@@ -125,11 +133,13 @@ def main():
             failed.append({"engine": f"{engine} {precision}", "error": f"{type(e).__name__}: {e}"})
             print(json.dumps(failed[-1]), flush=True)
     report = {"machine": machine(), "model": str(args.model), "split": args.split, "threads": args.threads,
-              "device": args.device, "batch": args.batch, "length_penalty": ALPHA, "failed": failed, "rows": []}
+              "device": args.device, "batch": args.batch, "repeat": args.repeat, "length_penalty": ALPHA,
+              "failed": failed, "rows": []}
     for beam in (5, 1):
         for name, translate in engines.items():
             try:
-                row = {"engine": name, **measure(translate, sources, references, beam, args.batch, args.device)}
+                row = {"engine": name, **measure(translate, sources, references, beam, args.batch, args.device,
+                                                       args.repeat)}
             except Exception as e:  # e.g. a CUDA library CTranslate2 loads only at its first batch
                 row = {"engine": name, "beam": beam, "error": f"{type(e).__name__}: {e}"}
             report["rows"].append(row)
@@ -140,7 +150,8 @@ def main():
 def measure_each_alone(chosen, args):
     """This script once per engine, each in a fresh process, the reports merged into one."""
     shared = ["--model", args.model, "--data-dir", args.data_dir, "--split", args.split, "--src", args.src,
-              "--tgt", args.tgt, "--threads", args.threads, "--device", args.device, "--batch", args.batch]
+              "--tgt", args.tgt, "--threads", args.threads, "--device", args.device, "--batch", args.batch,
+              "--repeat", args.repeat]
     reports = []
     with tempfile.TemporaryDirectory() as tmp:
         for engine, precision in chosen:
