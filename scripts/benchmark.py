@@ -69,8 +69,9 @@ def synchronize(device):
 
 def machine():
     cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "")
-    # the commit of the nmt code imported (a worktree on PYTHONPATH, say), not of the working directory
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+    # the commit of the nmt code imported (a worktree on PYTHONPATH, say), not of the working directory;
+    # "-dirty" when its files differ from that commit (a copied tree on another machine, say)
+    commit = subprocess.run(["git", "describe", "--always", "--dirty", "--abbrev=7"], capture_output=True, text=True,
                             cwd=Path(nmt.__file__).parent).stdout.strip()
     return {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "cpu": cpu, "nproc": os.cpu_count(), "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
