@@ -91,7 +91,7 @@ class _BeamState:
         log_probs, rows = ended[i, j, 0].tolist(), i * self.beam + ended[i, j, 1].long()
         prefixes = self.prefixes[to_device(rows, self.prefixes.device), 1:].tolist()
         penalty = float(self.penalty(torch.tensor(step + 1.0)))
-        for sentence, tokens, log_prob in zip((self.sentences[r] for r in i.tolist()), prefixes, log_probs):
+        for sentence, tokens, log_prob in zip((self.sentences[position] for position in i.tolist()), prefixes, log_probs):
             if len(finished[sentence]) < self.beam:
                 finished[sentence].append(Hypothesis(tokens, log_prob / penalty, log_prob))
 
