@@ -91,7 +91,8 @@ class _BeamState:
         log_probs, rows = ended[i, j, 0].tolist(), i * self.beam + ended[i, j, 1].long()
         prefixes = self.prefixes[to_device(rows, self.prefixes.device), 1:].tolist()
         penalty = float(self.penalty(torch.tensor(step + 1.0)))
-        for sentence, tokens, log_prob in zip((self.sentences[position] for position in i.tolist()), prefixes, log_probs):
+        sentences = [self.sentences[position] for position in i.tolist()]
+        for sentence, tokens, log_prob in zip(sentences, prefixes, log_probs):
             if len(finished[sentence]) < self.beam:
                 finished[sentence].append(Hypothesis(tokens, log_prob / penalty, log_prob))
 
