@@ -253,6 +253,32 @@ def test_attention_in_bf16_autocast_on_a_cpu_equals_pytorchs_kernel(causal):
         torch.testing.assert_close(grad, expected_grad, rtol=0, atol=6e-2)
 
 
+def test_bf16_training_carries_the_residual_stream_in_bf16_and_stays_close_to_fp32():
+    """Under bf16 autocast the Transformer's layers pass bf16 activations to each other (half the memory and
+    no cast before each linear layer); its outputs and gradients stay within bf16's rounding of float32's."""
+    model = make_transformer(seed=4, layers=2).train()
+    src, tgt_in = example_batch(seed=4)
+    layer_outputs = []
+    for layer in [*model.encoder_layers, *model.decoder_layers]:
+        layer.register_forward_hook(lambda module, args, out: layer_outputs.append(out))
+
+    def states_and_grads(bf16):
+        torch.manual_seed(0)  # the same dropout masks
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            states = model.decoder_states(src, tgt_in)
+        grads = torch.autograd.grad(states.float().square().sum(), list(model.parameters()), allow_unused=True)
+        return states.float(), grads
+
+    expected, expected_grads = states_and_grads(bf16=False)
+    layer_outputs.clear()
+    states, grads = states_and_grads(bf16=True)
+    assert all((out[0] if isinstance(out, tuple) else out).dtype == torch.bfloat16 for out in layer_outputs)
+    torch.testing.assert_close(states, expected, rtol=0.05, atol=0.05)
+    for grad, expected_grad in zip(grads, expected_grads):
+        if expected_grad is not None:
+            torch.testing.assert_close(grad, expected_grad, rtol=0.1, atol=0.1 * expected_grad.abs().max().item())
+
+
 def test_bf16_training_attention_on_a_cpu_still_masks_padding_and_the_future():
     """bf16 training on a CPU runs nmt's own attention (nmt/models/transformer.py): its masks must block as
     PyTorch's kernels do."""
