@@ -56,12 +56,28 @@ def source_tensor(id_lists):
     return pad([list(s) + [EOS_ID] for s in id_lists])
 
 
+def padded_rows(split, indices, bos=False, eos=False):
+    """Sentences `indices` of an EncodedSplit as a (B, L) PAD-padded id tensor, each with BOS before it and/or
+    EOS after it: a few NumPy passes over the batch, not a tensor per sentence (those took 1-2 % of a bf16
+    training update on a CPU)."""
+    indices = np.asarray(indices)
+    starts = split.offsets[indices]
+    lengths = split.offsets[indices + 1] - starts
+    position = np.arange(lengths.max() + bos + eos) - bos  # of each column in its sentence
+    inside = (position >= 0) & (position < lengths[:, None])
+    rows = np.full(inside.shape, PAD_ID, dtype=np.int64)
+    rows[inside] = split.ids[(starts[:, None] + position)[inside]]
+    if bos:
+        rows[:, 0] = BOS_ID
+    if eos:
+        rows[np.arange(len(indices)), lengths + bos] = EOS_ID
+    return torch.from_numpy(rows)
+
+
 def make_batch(src_split, tgt_split, indices):
-    tgt = [list(tgt_split[i]) for i in indices]
-    tgt_in = pad([[BOS_ID] + t for t in tgt])
-    tgt_out = pad([t + [EOS_ID] for t in tgt])
-    return Batch(source_tensor([src_split[i] for i in indices]), tgt_in, tgt_out,
-                 n_tgt_tokens=sum(len(t) + 1 for t in tgt))
+    tgt_out = padded_rows(tgt_split, indices, eos=True)
+    return Batch(padded_rows(src_split, indices, eos=True), padded_rows(tgt_split, indices, bos=True), tgt_out,
+                 n_tgt_tokens=int((tgt_out != PAD_ID).sum()))
 
 
 class TokenBatchSampler:
