@@ -101,7 +101,7 @@ class ComputeConfig(Section):
     device: str = Field("auto", pattern=r"^(auto|cpu|cuda(:\d+)?)$", description="auto | cpu | cuda | cuda:N")
     threads: int = Field(0, ge=0, description="CPU threads for torch; 0 = all cores")
     precision: typing.Literal["fp32", "bf16"] = Field(
-        "fp32", description="fp32 | bf16 (autocast: bf16 matmuls, fp32 weights and loss)")
+        "fp32", description="fp32 | bf16 (autocast: bf16 matmuls and activations, fp32 weights and loss)")
     pass_tokens: int = Field(0, ge=0, description="run each batch's forward and backward in parts of at most N "
                                                   "padded tokens: the same update with a lower memory peak; "
                                                   "0 = the whole batch at once")
