@@ -30,8 +30,17 @@ def test_a_training_command_restarts_once_with_tcmalloc_preloaded_keeping_other_
     (executable, argv, environment), = executions
     assert executable == sys.executable and argv == [sys.executable, "-m", "nmt", "train", "--config", "c.yaml"]
     assert environment["LD_PRELOAD"] == f"{TCMALLOC} libfoo.so"
+    assert environment["ONEDNN_PRIMITIVE_CACHE_CAPACITY"] == "256"  # the smaller cache comes with tcmalloc
     assert allocator.preloaded_allocator(environment) == TCMALLOC
     assert allocator.tcmalloc_environment(environment) is None  # the restarted process goes on
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="LD_PRELOAD is Linux's")
+def test_a_primitive_cache_capacity_the_user_set_stands(system_has_tcmalloc, monkeypatch):
+    monkeypatch.delenv("LD_PRELOAD", raising=False)
+    monkeypatch.delenv("NMT_ALLOCATOR", raising=False)
+    environment = allocator.tcmalloc_environment({"ONEDNN_PRIMITIVE_CACHE_CAPACITY": "1024"})
+    assert environment["ONEDNN_PRIMITIVE_CACHE_CAPACITY"] == "1024" and TCMALLOC in environment["LD_PRELOAD"]
 
 
 @pytest.mark.parametrize("command, environment", [
