@@ -77,7 +77,9 @@ def machine():
             "cpu": cpu, "nproc": os.cpu_count(), "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
             "python": platform.python_version(), "torch": torch.__version__,
             "sentencepiece": sentencepiece.__version__, "sacrebleu": sacrebleu.__version__, "git_commit": commit,
-            "ld_preload": os.environ.get("LD_PRELOAD", "")}  # the allocator, where one was preloaded
+            # the allocator, where one was preloaded, and the oneDNN cache nmt's tcmalloc restart sets
+            "ld_preload": os.environ.get("LD_PRELOAD", ""),
+            "onednn_primitive_cache": os.environ.get("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "")}
 
 
 def main():

@@ -7,7 +7,8 @@
 The run directory must be preprocessed; the training happens in a copy of it (a temporary folder), so
 the run is not touched. "current" is the resident set now, "peak" the most it has been (ru_maxrss).
 It trains in this process, under this process's allocator: to measure what `nmt train` runs under where
-tcmalloc is installed (nmt/allocator.py), start it with LD_PRELOAD=libtcmalloc_minimal.so.4.
+tcmalloc is installed (nmt/allocator.py), start it with LD_PRELOAD=libtcmalloc_minimal.so.4
+ONEDNN_PRIMITIVE_CACHE_CAPACITY=256, the environment that restart gives it.
 """
 import argparse
 import json

@@ -13,8 +13,8 @@ products in the run's precision, in the same sitting (n = 2048 on a CPU: on the 
 bf16 rate was above 4096's, 1.83 against 1.66 TFLOP/s, so the stricter limit). A profile of further updates
 splits their time into kinds of work (self time of the operators by name; "Python, autograd and the rest"
 is the wall time no operator accounts for) and names the operators that took the most.
-The profile runs in this process: start it with LD_PRELOAD=libtcmalloc_minimal.so.4 where `nmt train` ran
-under tcmalloc (nmt/allocator.py).
+The profile runs in this process: start it with LD_PRELOAD=libtcmalloc_minimal.so.4
+ONEDNN_PRIMITIVE_CACHE_CAPACITY=256 where `nmt train` ran under tcmalloc (the environment nmt/allocator.py gives it).
 """
 import argparse
 import collections
