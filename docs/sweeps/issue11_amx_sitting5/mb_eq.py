@@ -4,6 +4,7 @@ import torch
 from nmt.config import load_config
 from nmt.train.loop import Trainer
 from nmt.data.batching import make_batch
+# the previous batching.py, from git: git show 7fd0777:nmt/data/batching.py > /tmp/batching_old.py
 spec = importlib.util.spec_from_file_location("old", "/tmp/batching_old.py"); old = importlib.util.module_from_spec(spec); spec.loader.exec_module(old)
 run = Path(sys.argv[1])
 tr = Trainer(load_config(run / "config.yaml"), run)
