@@ -332,3 +332,27 @@ def test_relu_dropout_equals_relu_then_dropout_in_output_and_gradient(dtype):
     apart.backward(upstream)
     assert torch.equal(fused_x.grad, apart_x.grad)
     assert torch.equal(relu_dropout(x, 0.25, training=False), torch.relu(x))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_dropout_with_a_residual_adds_it_in_the_same_pass(dtype):
+    """A sublayer's `Dropout(x, residual)` is residual + dropout(x) with the same mask, rounded once (not after
+    the scaling and again after the sum); the gradients equal the two steps'; in evaluation a plain sum."""
+    from nmt.models.dropout import Dropout
+
+    dropout = Dropout(0.25)
+    x, residual, upstream = (torch.randn(300, 400).to(dtype) for _ in range(3))
+    fused_x, fused_r = x.clone().requires_grad_(), residual.clone().requires_grad_()
+    apart_x, apart_r = x.clone().requires_grad_(), residual.clone().requires_grad_()
+    torch.manual_seed(1)
+    kept = dropout(torch.ones_like(x)) != 0
+    torch.manual_seed(1)
+    fused = dropout(fused_x, residual=fused_r)
+    torch.manual_seed(1)
+    apart = apart_r + dropout(apart_x)
+    exact = residual.float() + x.float() * kept / 0.75
+    torch.testing.assert_close(fused.float(), exact, rtol=2 ** -8 if dtype == torch.bfloat16 else 1.3e-6, atol=1e-6)
+    fused.backward(upstream)
+    apart.backward(upstream)
+    assert torch.equal(fused_x.grad, apart_x.grad) and torch.equal(fused_r.grad, upstream)
+    assert torch.equal(dropout.eval()(x, residual=residual), residual + x)

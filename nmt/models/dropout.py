@@ -6,8 +6,9 @@ uniforms, and an element is kept when its uniform is at least round(p * 2^16) fr
 range: p is honoured to 1/65536. The draws come from NumPy's SFC64 generator, seeded by one draw of
 PyTorch's default generator per mask (so `torch.manual_seed` and a checkpoint's generator state reproduce
 them): it fills 64-bit words about twice as fast as PyTorch's CPU generator.
-The mask is kept as booleans for the backward pass, as PyTorch's own dropout keeps it. Off the CPU,
-PyTorch's dropout is used (the GPU figures in docs/BENCHMARKS.md were measured with it).
+The mask is kept as booleans for the backward pass, as PyTorch's own dropout keeps it. A residual
+connection's dropout adds its input in the same pass (`Dropout(x, residual)`). Off the CPU, PyTorch's dropout
+is used (the GPU figures in docs/BENCHMARKS.md were measured with it).
 
 `relu_dropout` is dropout(relu(x)) keeping only its output for the backward pass, which the next linear
 layer keeps anyway: apart, ReLU kept its output and dropout its mask, 3 bytes an element more in bf16 (the
@@ -23,29 +24,31 @@ def keep_mask(shape, p):
     """Booleans of `shape`, each True with probability 1 - p (to 1/65536), seeded from the default generator."""
     n = shape.numel()
     draws = np.random.SFC64(int(torch.randint(2 ** 62, ()))).random_raw((n + 3) // 4)
-    uniforms = torch.from_numpy(draws.view(np.int16)[:n]).view(shape)  # uniform over [-2^15, 2^15)
-    return uniforms >= round(p * 2 ** 16) - 2 ** 15
+    uniforms = draws.view(np.int16)[:n]  # uniform over [-2^15, 2^15)
+    # compared in NumPy: twice as fast as PyTorch's comparison of 16-bit integers (docs/BENCHMARKS.md)
+    return torch.from_numpy(uniforms >= round(p * 2 ** 16) - 2 ** 15).view(shape)
 
 
-class _ScaleKept(torch.autograd.Function):
-    """x * keep / (1 - p), and the same scaling of the gradient."""
+class _AddScaleKept(torch.autograd.Function):
+    """base + x * keep / (1 - p) in one pass; the gradient passes to base as is and to x through the mask."""
 
     @staticmethod
-    def forward(ctx, x, keep, scale):
+    def forward(ctx, base, x, keep, scale):
         ctx.save_for_backward(keep)
         ctx.scale = scale
-        return _ScaleKept.masked(x, keep, scale)
+        return _AddScaleKept.masked(base, x, keep, scale)
 
     @staticmethod
     def backward(ctx, grad):
         keep, = ctx.saved_tensors
-        return _ScaleKept.masked(grad, keep, ctx.scale), None, None
+        to_base = grad if ctx.needs_input_grad[0] else None
+        return to_base, _AddScaleKept.masked(grad.new_zeros(()), grad, keep, ctx.scale), None, None
 
     @staticmethod
-    def masked(t, keep, scale):
-        # 0 + scale * t * keep in one pass, in float32 for a bf16 t (no bf16-rounded scale); the mask read as
-        # bytes: PyTorch converts booleans 5x slower (docs/BENCHMARKS.md)
-        return torch.addcmul(t.new_zeros(()), t, keep.view(torch.uint8), value=scale)
+    def masked(base, t, keep, scale):
+        # base + scale * t * keep, in float32 for bf16 tensors (no bf16-rounded scale); the mask read as bytes:
+        # PyTorch converts booleans 5x slower (docs/BENCHMARKS.md)
+        return torch.addcmul(base, t, keep.view(torch.uint8), value=scale)
 
 
 class _ReluScaleKept(torch.autograd.Function):
@@ -54,7 +57,7 @@ class _ReluScaleKept(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, keep, scale):
-        y = _ScaleKept.masked(x.clamp_min(0), keep, scale)
+        y = _AddScaleKept.masked(x.new_zeros(()), x.clamp_min(0), keep, scale)
         ctx.save_for_backward(y)
         ctx.scale = scale
         return y
@@ -62,7 +65,9 @@ class _ReluScaleKept(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad):
         y, = ctx.saved_tensors
-        return _ScaleKept.masked(grad, y > 0, ctx.scale), None, None
+        # ReLU's own backward (the gradient where y > 0, else 0), then the scale: twice as fast as building
+        # the boolean mask y > 0 and applying it (docs/BENCHMARKS.md)
+        return torch.ops.aten.threshold_backward(grad, y, 0).mul_(ctx.scale), None, None
 
 
 def relu_dropout(x, p, training):
@@ -84,12 +89,16 @@ class Dropout(nn.Module):
             raise ValueError(f"dropout probability must be in [0, 1), got {p}")
         self.p = p
 
-    def forward(self, x):
+    def forward(self, x, residual=None):
+        """dropout(x), or residual + dropout(x) with `residual` (one pass on a CPU, not two)."""
         if not self.training or self.p == 0:
-            return x
-        if x.device.type != "cpu":  # a GPU draws and applies PyTorch's mask in one fused kernel
-            return F.dropout(x, self.p, training=True)
-        return _ScaleKept.apply(x, keep_mask(x.shape, self.p), 1 / (1 - self.p))
+            dropped = x
+        elif x.device.type != "cpu":  # a GPU draws and applies PyTorch's mask in one fused kernel
+            dropped = F.dropout(x, self.p, training=True)
+        else:
+            base = x.new_zeros(()) if residual is None else residual
+            return _AddScaleKept.apply(base, x, keep_mask(x.shape, self.p), 1 / (1 - self.p))
+        return dropped if residual is None else residual + dropped
 
     def extra_repr(self):
         return f"p={self.p}"

@@ -110,7 +110,7 @@ class Sublayer(nn.Module):
         return self.norm(x) if self.pre_norm else x
 
     def output(self, x, block_out):
-        x = x + self.dropout(block_out)
+        x = self.dropout(block_out, residual=x)
         return x if self.pre_norm else self.norm(x)
 
 
