@@ -468,6 +468,29 @@ def test_pass_tokens_runs_a_batch_in_parts_and_gives_the_same_update(fresh_run_d
     assert sizes == [3, 3, 3, 3]
 
 
+@pytest.mark.parametrize("clip", [1e-3, 1e9])
+def test_gradient_clipping_gives_the_update_of_clip_grad_norm(fresh_run_dir, toy_corpus, clip):
+    """A clip below the gradient's norm scales it as torch's clip_grad_norm_ does; a clip above it (the trainer
+    then skips the scaling) gives the same parameters as clip_grad_norm_'s multiplication by 1."""
+    settings = ("model.dropout=0.0", "train.limits.max_steps=1")
+    clipped = Trainer(tiny_config(toy_corpus, *settings, f"train.clip_norm={clip}"), fresh_run_dir)
+    reference = Trainer(tiny_config(toy_corpus, *settings, "train.clip_norm=0"), fresh_run_dir)
+    reference.model.load_state_dict(clipped.model.state_dict())
+    step = reference.optimizer.step
+    norms = []
+
+    def clip_then_step():
+        norms.append(float(torch.nn.utils.clip_grad_norm_(reference.model.parameters(), clip)))
+        step()
+
+    reference.optimizer.step = clip_then_step
+    batch = make_batch(*clipped.pairs.epoch(0), list(range(12)))
+    assert clipped.update([batch], step=1) == reference.update([batch], step=1)
+    assert (norms[0] > clip) == (clip < 1)  # each case happened
+    for a, b in zip(clipped.model.parameters(), reference.model.parameters()):
+        assert torch.equal(a, b)
+
+
 def test_out_of_gpu_memory_on_one_sentence_is_a_clear_error(fresh_run_dir, toy_corpus):
     trainer = Trainer(tiny_config(toy_corpus), fresh_run_dir)
     batch = make_batch(*trainer.pairs.epoch(0), [0, 1])
