@@ -376,7 +376,11 @@ COMMANDS = {"fetch": cmd_fetch, "preprocess": cmd_preprocess, "train": cmd_train
 
 
 def main(argv=None):
-    args = build_parser().parse_args(argv)
+    return run_command(build_parser().parse_args(argv))
+
+
+def run_command(args):
+    """Run the parsed command; returns the exit status (errors as one line, not a traceback)."""
     try:
         COMMANDS[args.command](args)
     except (NmtError, OSError) as e:  # OSError: the file system refused (permissions, disk full, ...)
@@ -393,8 +397,9 @@ def main(argv=None):
 def run():
     """The `nmt` command and `python -m nmt`: a command that trains first restarts under tcmalloc where the
     system has it (nmt/allocator.py). `main()`, called from Python, always runs in the calling process."""
-    restart_with_tcmalloc(build_parser().parse_args().command, sys.argv[1:])
-    sys.exit(main())
+    args = build_parser().parse_args()
+    restart_with_tcmalloc(args.command, sys.argv[1:])
+    sys.exit(run_command(args))
 
 
 if __name__ == "__main__":
