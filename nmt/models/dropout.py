@@ -20,6 +20,12 @@ import torch.nn.functional as F
 from torch import nn
 
 
+def draws_own_mask(x, p, training):
+    """Whether dropout of `x` draws nmt's mask: in training, on a CPU. Elsewhere PyTorch's dropout serves (the
+    identity outside training or at p = 0; on a GPU it draws and applies its mask in one fused kernel)."""
+    return training and p > 0 and x.device.type == "cpu"
+
+
 def keep_mask(shape, p):
     """Booleans of `shape`, each True with probability 1 - p (to 1/65536), seeded from the default generator."""
     n = shape.numel()
@@ -72,11 +78,9 @@ class _ReluScaleKept(torch.autograd.Function):
 
 def relu_dropout(x, p, training):
     """dropout(relu(x), p) with nmt's masks on a CPU, keeping one tensor for the backward pass, not two."""
-    if not training or p == 0:
-        return F.relu(x)
-    if x.device.type != "cpu":
-        return F.dropout(F.relu(x), p, training=True)
-    return _ReluScaleKept.apply(x, keep_mask(x.shape, p), 1 / (1 - p))
+    if draws_own_mask(x, p, training):
+        return _ReluScaleKept.apply(x, keep_mask(x.shape, p), 1 / (1 - p))
+    return F.dropout(F.relu(x), p, training)
 
 
 class Dropout(nn.Module):
@@ -91,13 +95,10 @@ class Dropout(nn.Module):
 
     def forward(self, x, residual=None):
         """dropout(x), or residual + dropout(x) with `residual` (one pass on a CPU, not two)."""
-        if not self.training or self.p == 0:
-            dropped = x
-        elif x.device.type != "cpu":  # a GPU draws and applies PyTorch's mask in one fused kernel
-            dropped = F.dropout(x, self.p, training=True)
-        else:
+        if draws_own_mask(x, self.p, self.training):
             base = x.new_zeros(()) if residual is None else residual
             return _AddScaleKept.apply(base, x, keep_mask(x.shape, self.p), 1 / (1 - self.p))
+        dropped = F.dropout(x, self.p, self.training)
         return dropped if residual is None else residual + dropped
 
     def extra_repr(self):
