@@ -19,34 +19,46 @@ def _config_args(parser):
     parser.add_argument("--run-dir", type=Path, help="run directory (default: runs/NAME)")
 
 
-def _translate_args(p):
+def _decoder_args(p):
+    """The model and search flags `nmt translate` and `nmt serve` share."""
+    from nmt.decode.options import add_search_flags
+
     p.add_argument("--model", type=Path, nargs="+", required=True,
                    help="exported model directory (a run's best/); several: an ensemble averaging probabilities")
-    p.add_argument("--input", type=Path, help="input file (default: stdin)")
-    p.add_argument("--output", type=Path, help="output file (default: stdout)")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
     p.add_argument("--batch-size", type=int, help="sentences per batch (at most)")
     p.add_argument("--batch-tokens", type=int, help="source tokens per batch, padding included; 0 = no limit")
+    add_search_flags(p.add_argument_group("search (defaults: the model's decode settings)"))
+    speed = p.add_argument_group("precision")
+    speed.add_argument("--dtype", default="fp32", help="weights' type: fp32 | bf16 | fp16 (CUDA only)")
+    speed.add_argument("--quantize", choices=["int8"], help="int8 linear layers (dynamic quantisation, CPU only)")
+
+
+def _translate_args(p):
+    _decoder_args(p)
+    p.add_argument("--input", type=Path, help="input file (default: stdin)")
+    p.add_argument("--output", type=Path, help="output file (default: stdout)")
     p.add_argument("--chunk-lines", type=int, default=100_000, help="lines read, translated and written at a time")
-    search = p.add_argument_group("search (defaults: the model's decode settings)")
-    search.add_argument("--beam", type=int, help="beam size (1 = greedy)")
-    search.add_argument("--n-best", type=int, help="print the N best translations, tab-separated with scores")
-    search.add_argument("--lenpen", type=float, help="length penalty alpha")
-    search.add_argument("--length-norm", help="gnmt: divide by ((5+|Y|)/6)^alpha; plain: by |Y|^alpha")
-    search.add_argument("--min-len", type=int, help="no output shorter than this many tokens")
-    search.add_argument("--max-len-a", type=float, help="output length cap: a * source tokens + b")
-    search.add_argument("--max-len-b", type=int, help="see --max-len-a")
-    search.add_argument("--no-repeat-ngram", type=int, help="no n-gram of this size twice in an output; 0 = off")
-    search.add_argument("--unk-penalty", type=float, help="subtracted from <unk>'s log-probability")
     sample = p.add_argument_group("sampling (instead of search)")
     sample.add_argument("--sample", action="store_true", help="draw each output token at random")
     sample.add_argument("--temperature", type=float, default=1.0, help="< 1 sharper, > 1 flatter")
     sample.add_argument("--top-k", type=int, default=0, help="draw among the k most probable tokens; 0 = all")
     sample.add_argument("--top-p", type=float, default=1.0, help="draw among the fewest tokens holding p")
     sample.add_argument("--seed", type=int, default=0, help="line i draws from a generator seeded by (seed, i)")
-    speed = p.add_argument_group("precision")
-    speed.add_argument("--dtype", default="fp32", help="weights' type: fp32 | bf16 | fp16 (CUDA only)")
-    speed.add_argument("--quantize", choices=["int8"], help="int8 linear layers (dynamic quantisation, CPU only)")
+
+
+def _serve_args(p):
+    _decoder_args(p)
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: this machine only)")
+    p.add_argument("--port", type=int, default=8000)
+    limits = p.add_argument_group("batching and limits")
+    limits.add_argument("--max-wait-ms", type=float, default=5.0,
+                        help="how long the first request of a batch waits for others to join it")
+    limits.add_argument("--max-lines", type=int, default=64, help="sentences in one request (at most)")
+    limits.add_argument("--max-chars", type=int, default=1000, help="characters in one sentence (at most)")
+    limits.add_argument("--max-queued", type=int, default=1024,
+                        help="sentences waiting or being translated; more is refused with 503")
+    p.add_argument("--access-log", action="store_true", help="log every request on stderr")
 
 
 def _sweep_args(p):
@@ -85,6 +97,9 @@ def build_parser():
 
     p = sub.add_parser("translate", parents=[common], help="translate text with an exported model (or an ensemble)")
     _translate_args(p)
+
+    p = sub.add_parser("serve", parents=[common], help="serve a model over HTTP, batching concurrent requests")
+    _serve_args(p)
 
     p = sub.add_parser("export", parents=[common], help="convert an exported model for another inference engine")
     p.add_argument("--format", required=True, choices=["ctranslate2"], help="what to convert to")
@@ -189,53 +204,44 @@ def _open_input(path):
     return open(path, "rb")
 
 
+# lower bounds of the numeric flags of translate and serve (each command has some of them)
 _AT_LEAST = {"beam": 1, "batch_size": 1, "batch_tokens": 0, "chunk_lines": 1, "min_len": 0, "max_len_b": 1,
-             "no_repeat_ngram": 0, "top_k": 0}
-_NOT_NEGATIVE = ("lenpen", "max_len_a", "unk_penalty")
+             "no_repeat_ngram": 0, "top_k": 0, "max_lines": 1, "max_chars": 1, "max_queued": 1}
+_NOT_NEGATIVE = ("lenpen", "max_len_a", "unk_penalty", "max_wait_ms")
 
 
-def _check_translate_flags(args):
+def _check_decoder_flags(args):
     """Refuse impossible settings before the slow model load, each in one line naming its flag."""
     for name, minimum in _AT_LEAST.items():
-        if getattr(args, name) is not None and getattr(args, name) < minimum:
+        if getattr(args, name, None) is not None and getattr(args, name) < minimum:
             raise NmtError(f"--{name.replace('_', '-')} must be at least {minimum}")
     for name in _NOT_NEGATIVE:
-        if getattr(args, name) is not None and getattr(args, name) < 0:
+        if getattr(args, name, None) is not None and getattr(args, name) < 0:
             raise NmtError(f"--{name.replace('_', '-')} must be >= 0")
     if args.n_best is not None and not 1 <= args.n_best <= (args.beam or args.n_best):
         raise NmtError("--n-best must be between 1 and --beam")
     if args.length_norm not in (None, "gnmt", "plain"):
         raise NmtError(f"--length-norm {args.length_norm}: expected gnmt or plain")
+    if args.quantize and args.dtype != "fp32":
+        raise NmtError(f"--quantize {args.quantize} converts fp32 weights: leave out --dtype {args.dtype}")
+
+
+def _check_translate_flags(args):
+    _check_decoder_flags(args)
     if args.temperature <= 0 or not 0 < args.top_p <= 1:
         raise NmtError("--temperature must be > 0 and --top-p in (0, 1]")
     if args.sample and ((args.beam or 1) > 1 or (args.n_best or 1) > 1):
         raise NmtError("--sample draws one output per line: leave out --beam and --n-best")
-    if args.quantize and args.dtype != "fp32":
-        raise NmtError(f"--quantize {args.quantize} converts fp32 weights: leave out --dtype {args.dtype}")
     if args.output is not None and args.output.is_dir():
         raise NmtError(f"--output {args.output}: is a directory, not a file")
 
 
-def _load_models(args, device):
-    """(model, tokenizers, decode settings) of --model: one model, or the Ensemble of several."""
-    from nmt.decode.ensemble import Ensemble, check_same_vocabularies
-    from nmt.decode.precision import cast_weights, quantize_int8
-    from nmt.export import load_model
-
-    loaded = [load_model(directory, device) for directory in args.model]
-    check_same_vocabularies([tokenizers for _, tokenizers, _ in loaded], args.model)
-    models = [cast_weights(model, args.dtype, device) for model, _, _ in loaded]
-    if args.quantize == "int8":
-        models = [quantize_int8(model, device) for model in models]
-    model = models[0] if len(models) == 1 else Ensemble(models)
-    return model, loaded[0][1], loaded[0][2]  # decode settings: the first model's
-
-
 def _make_translator(args, device):
+    from nmt.decode.load import load_for_decoding
     from nmt.decode.sampling import Sampling
     from nmt.decode.translate import Translator
 
-    model, tokenizers, decode_cfg = _load_models(args, device)
+    model, tokenizers, decode_cfg = load_for_decoding(args.model, device, args.dtype, args.quantize)
     sampling = Sampling(args.temperature, args.top_k, args.top_p, args.seed) if args.sample else None
     flags = {name: getattr(args, name) for name in ("beam", "lenpen", "length_norm", "min_len", "max_len_a",
                                                     "max_len_b", "no_repeat_ngram", "unk_penalty", "batch_size",
@@ -284,6 +290,19 @@ def cmd_translate(args):
     if translator.truncated:
         print(f"warning: {translator.truncated} input lines were longer than the model's "
               f"{translator.max_source_tokens} source tokens and were truncated", file=sys.stderr)
+
+
+def cmd_serve(args):
+    _check_decoder_flags(args)
+    from nmt.decode.options import SEARCH_OPTIONS
+    from nmt.device import pick_device
+    from nmt.serve.limits import Limits
+    from nmt.serve.server import serve
+
+    options = {name: getattr(args, name) for name in (*SEARCH_OPTIONS, "batch_size", "batch_tokens")}
+    limits = Limits(args.max_lines, args.max_chars, args.max_queued, args.max_wait_ms)
+    serve(args.model, pick_device(args.device), options, limits, args.host, args.port, args.dtype, args.quantize,
+          args.access_log)
 
 
 def cmd_export(args):
@@ -371,7 +390,7 @@ def cmd_quickstart(args):
 
 
 COMMANDS = {"fetch": cmd_fetch, "preprocess": cmd_preprocess, "train": cmd_train, "translate": cmd_translate,
-            "export": cmd_export, "evaluate": cmd_evaluate, "average": cmd_average, "plot": cmd_plot,
+            "serve": cmd_serve, "export": cmd_export, "evaluate": cmd_evaluate, "average": cmd_average, "plot": cmd_plot,
             "tune-vocab": cmd_tune_vocab, "curve": cmd_curve, "config": cmd_config, "quickstart": cmd_quickstart}
 
 

@@ -3,8 +3,9 @@
 The schema is pydantic models (nmt/schema.py). Sections that come in kinds live beside the code
 that builds them, so the config accepts exactly what the code can build: model families in
 nmt/models/build.py, optimizers in nmt/train/optimizers.py, LR schedules in nmt/train/schedules.py,
-scheduled-sampling schedules in nmt/train/scheduled_sampling.py. `load_config` merges a YAML file
-and `--set section.key=value` overrides; its errors are one line naming the key.
+scheduled-sampling schedules in nmt/train/scheduled_sampling.py; the decode section lives in
+nmt/decode/options.py, whose fields are also translate's and serve's flags. `load_config` merges a
+YAML file and `--set section.key=value` overrides; its errors are one line naming the key.
 """
 import copy
 import typing
@@ -13,8 +14,8 @@ from pathlib import Path
 import yaml
 from pydantic import Field, ValidationError, model_validator
 
+from nmt.decode.options import DecodeConfig
 from nmt.errors import NmtError
-from nmt.decode.penalties import LENGTH_NORMS
 from nmt.models.build import ModelConfig, TransformerConfig
 from nmt.schema import Float, Probability, Section, choice, explain, kinds_at, kinds_of, section_class
 from nmt.tokenize.build import KINDS
@@ -135,28 +136,6 @@ class TrainConfig(Section):
         if getattr(self.lr_schedule, "total_steps", None) == 0 and not self.limits.max_steps:
             raise ValueError(f"train.lr_schedule.total_steps: the {self.lr_schedule.type} schedule decays over a "
                              "budget of updates; set it or train.limits.max_steps")
-        return self
-
-
-class DecodeConfig(Section):
-    beam: int = Field(5, ge=1, description="beam size; 1 = greedy")
-    lenpen: Float = Field(1.0, ge=0, description="length penalty alpha (exponent of length_norm); 0 = none")
-    length_norm: choice(LENGTH_NORMS) = Field(
-        "gnmt", description="score = log-prob / penalty: gnmt ((5+|Y|)/6)^lenpen (Wu et al.) | plain |Y|^lenpen")
-    max_len_a: Float = Field(1.5, ge=0, description="output length limit: a * source length + b tokens")
-    max_len_b: int = Field(10, ge=1, description="see max_len_a")
-    batch_size: int = Field(64, ge=1, description="sentences per decoding batch (at most)")
-    batch_tokens: int = Field(0, ge=0, description="... and source tokens per batch, padding included "
-                                                   "(sentences x the longest); 0 = no token limit")
-    n_best: int = Field(1, ge=1, description="translations kept per sentence (at most beam)")
-    min_len: int = Field(0, ge=0, description="tokens an output has at least (EOS blocked before); the cap wins")
-    no_repeat_ngram: int = Field(0, ge=0, description="no n-gram of this size twice in an output; 0 = off")
-    unk_penalty: Float = Field(0.0, ge=0, description="subtracted from <unk>'s log-probability at every step")
-
-    @model_validator(mode="after")
-    def _n_best_within_beam(self):
-        if self.n_best > self.beam:
-            raise ValueError(f"decode.n_best ({self.n_best}) must not exceed decode.beam ({self.beam})")
         return self
 
 

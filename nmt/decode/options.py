@@ -1,0 +1,69 @@
+"""The config's `decode` section, and the search options one translation job may set: its fields named
+in SEARCH_OPTIONS.
+
+`nmt translate` and `nmt serve` make their flags from these fields, and `nmt serve` its request fields,
+so a name, its type and its help are written in one place, and a job's settings are checked by
+validating the decode section they make. Nothing here imports torch: the command line reads it
+before it knows whether a model will be loaded.
+"""
+import typing
+
+from pydantic import Field, ValidationError, model_validator
+
+from nmt.decode.penalties import LENGTH_NORMS
+from nmt.errors import NmtError
+from nmt.schema import Float, Section, choice
+
+class DecodeConfig(Section):
+    beam: int = Field(5, ge=1, description="beam size; 1 = greedy")
+    lenpen: Float = Field(1.0, ge=0, description="length penalty alpha (exponent of length_norm); 0 = none")
+    length_norm: choice(LENGTH_NORMS) = Field(
+        "gnmt", description="score = log-prob / penalty: gnmt ((5+|Y|)/6)^lenpen (Wu et al.) | plain |Y|^lenpen")
+    max_len_a: Float = Field(1.5, ge=0, description="output length limit: a * source length + b tokens")
+    max_len_b: int = Field(10, ge=1, description="see max_len_a")
+    batch_size: int = Field(64, ge=1, description="sentences per decoding batch (at most)")
+    batch_tokens: int = Field(0, ge=0, description="... and source tokens per batch, padding included "
+                                                   "(sentences x the longest); 0 = no token limit")
+    n_best: int = Field(1, ge=1, description="translations kept per sentence (at most beam)")
+    min_len: int = Field(0, ge=0, description="tokens an output has at least (EOS blocked before); the cap wins")
+    no_repeat_ngram: int = Field(0, ge=0, description="no n-gram of this size twice in an output; 0 = off")
+    unk_penalty: Float = Field(0.0, ge=0, description="subtracted from <unk>'s log-probability at every step")
+
+    @model_validator(mode="after")
+    def _n_best_within_beam(self):
+        if self.n_best > self.beam:
+            raise ValueError(f"decode.n_best ({self.n_best}) must not exceed decode.beam ({self.beam})")
+        return self
+
+
+SEARCH_OPTIONS = ("beam", "n_best", "lenpen", "length_norm", "min_len", "max_len_a", "max_len_b",
+                  "no_repeat_ngram", "unk_penalty")
+
+
+def flag(name):
+    return "--" + name.replace("_", "-")
+
+
+def add_search_flags(group):
+    """One flag per search option (`--beam`, `--n-best`, ...), None when not given."""
+    for name in SEARCH_OPTIONS:
+        field = DecodeConfig.model_fields[name]
+        group.add_argument(flag(name), type=type(field.default), help=field.description)
+
+
+def search_fields():
+    """The search options as optional pydantic fields (None: the server's setting), for a request model."""
+    return {name: (typing.Optional[field.annotation], None)
+            for name, field in DecodeConfig.model_fields.items() if name in SEARCH_OPTIONS}
+
+
+def with_options(decode_cfg, options, name=str):
+    """`decode_cfg` with `options` (field name -> value; None keeps the section's value), validated as a
+    whole; an invalid value is an NmtError that calls the option `name(field)`."""
+    given = {key: value for key, value in options.items() if value is not None}
+    try:
+        return DecodeConfig.model_validate({**decode_cfg.model_dump(), **given})
+    except ValidationError as e:
+        error = e.errors()[0]
+        message = error["msg"].removeprefix("Value error, ")
+        raise NmtError(f"{name(error['loc'][0])}: {message}" if error["loc"] else message) from None
