@@ -1,0 +1,114 @@
+"""Dynamic batching: sentences of requests that arrive together are decoded as one batch.
+
+Requests are queued as jobs; one decoder thread takes the oldest, waits at most `max_wait` seconds
+for more to join it (or until `batch_lines` sentences are gathered), and translates each group of
+jobs with the same search settings in one call, so the Translator sorts their sentences by length
+and pads them together. Each job's answers go back to it through its own Future, so a caller only
+ever sees its own sentences, whatever else shared the batch.
+
+The queue is bounded in sentences: a job that would pass `max_queued` sentences (waiting or being
+translated) is refused at once with `Overloaded`, so memory stays bounded under any load.
+"""
+import queue
+import threading
+import time
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+
+
+class Overloaded(Exception):
+    """The queue holds as many sentences as it may; the caller should retry later."""
+
+
+@dataclass
+class Job:
+    lines: list
+    settings: object  # hashable (a frozen DecodeConfig): jobs with equal settings share a batch
+    future: Future = field(default_factory=Future)
+
+
+_STOP = None  # put on the queue by close()
+
+
+class Batcher:
+    """Runs `translate(settings, lines) -> one result per line` on a thread of its own."""
+
+    def __init__(self, translate, max_wait=0.005, batch_lines=64, max_queued=1024):
+        self.translate = translate
+        self.max_wait, self.batch_lines, self.max_queued = max_wait, batch_lines, max_queued
+        self.queue = queue.SimpleQueue()
+        self.queued = 0  # sentences submitted and not yet answered
+        self.batches = self.sentences = 0  # translate calls made and sentences they translated
+        self.lock = threading.Lock()
+        self.thread = threading.Thread(target=self._run, name="nmt-decoder", daemon=True)
+
+    def start(self):
+        self.thread.start()
+
+    def close(self):
+        """Finish the jobs already queued, then stop the thread."""
+        self.queue.put(_STOP)
+        self.thread.join()
+
+    def submit(self, lines, settings):
+        """A Future of the results for `lines`; raises Overloaded when the queue is full."""
+        with self.lock:
+            if self.queued + len(lines) > self.max_queued:
+                raise Overloaded(f"{self.queued} sentences are queued; at most {self.max_queued}")
+            self.queued += len(lines)
+        job = Job(lines, settings)
+        self.queue.put(job)
+        return job.future
+
+    def _run(self):
+        while jobs := self._gather():
+            for settings, group in _by_settings(jobs).items():
+                self._decode(settings, group)
+            if jobs[-1] is _STOP:
+                return
+
+    def _gather(self):
+        """The oldest job and those that join it within `max_wait`, up to `batch_lines` sentences;
+        ends with _STOP when close() was called."""
+        jobs = [self.queue.get()]
+        if jobs[0] is _STOP:
+            return []
+        lines = len(jobs[0].lines)
+        deadline = time.monotonic() + self.max_wait
+        while lines < self.batch_lines:
+            try:
+                job = self.queue.get(timeout=max(deadline - time.monotonic(), 0))
+            except queue.Empty:
+                break
+            jobs.append(job)
+            if job is _STOP:
+                break
+            lines += len(job.lines)
+        return jobs
+
+    def _decode(self, settings, jobs):
+        lines = [line for job in jobs for line in job.lines]
+        self.batches += 1
+        self.sentences += len(lines)
+        try:
+            results = self.translate(settings, lines)
+        except Exception as e:  # noqa: BLE001 - the callers get the error; the thread serves on
+            for job in jobs:
+                job.future.set_exception(e)
+        else:
+            start = 0
+            for job in jobs:
+                job.future.set_result(results[start:start + len(job.lines)])
+                start += len(job.lines)
+        finally:
+            with self.lock:
+                self.queued -= len(lines)
+
+
+def _by_settings(jobs):
+    """Jobs (not _STOP) grouped by their settings, groups in order of their first job."""
+    groups = {}
+    for job in jobs:
+        if job is not _STOP:
+            groups.setdefault(job.settings, []).append(job)
+    return groups

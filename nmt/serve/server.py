@@ -1,0 +1,30 @@
+"""Load the model, then run the HTTP app under uvicorn until SIGINT or SIGTERM.
+
+On either signal uvicorn stops accepting connections and waits for the requests in flight to be
+answered; the app then stops its decoder thread, and the process exits with status 0.
+"""
+import json
+import sys
+from pathlib import Path
+
+from nmt.decode.load import load_for_decoding
+from nmt.decode.options import flag, with_options
+from nmt.errors import NmtError
+
+
+def serve(model_dirs, device, options, limits, host="127.0.0.1", port=8000, dtype="fp32", quantize=None,
+          access_log=False):
+    """`options`: decode settings given on the command line (None: the model's), e.g. {"beam": 5}."""
+    try:
+        import uvicorn
+
+        from nmt.serve.app import Service, create_app, service_info
+    except ImportError as e:
+        raise NmtError(f"nmt serve needs the serve extra ({e.name} is missing): pip install 'nmt[serve]'") from None
+    model, tokenizers, decode_cfg = load_for_decoding(model_dirs, device, dtype, quantize)
+    settings = with_options(decode_cfg, options, name=flag)
+    model_config = json.loads((Path(model_dirs[0]) / "config.json").read_text(encoding="utf-8"))["model"]
+    info = service_info(model_dirs, device, dtype, quantize, tokenizers, model_config)
+    app = create_app(Service(model, tokenizers, device, settings, info), limits)
+    print(f"serving {', '.join(map(str, model_dirs))} on http://{host}:{port}", file=sys.stderr, flush=True)
+    uvicorn.run(app, host=host, port=port, access_log=access_log, log_level="info")
