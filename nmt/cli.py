@@ -53,7 +53,7 @@ def _serve_args(p):
     p.add_argument("--port", type=int, default=8000)
     limits = p.add_argument_group("batching and limits")
     limits.add_argument("--max-wait-ms", type=float, default=5.0,
-                        help="how long the first request of a batch waits for others to join it")
+                        help="a batch stays open while requests arrive less than this apart (10 times this at most)")
     limits.add_argument("--max-lines", type=int, default=64, help="sentences in one request (at most)")
     limits.add_argument("--max-chars", type=int, default=1000, help="characters in one sentence (at most)")
     limits.add_argument("--max-queued", type=int, default=1024,

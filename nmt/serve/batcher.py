@@ -1,8 +1,8 @@
 """Dynamic batching: sentences of requests that arrive together are decoded as one batch.
 
-Requests are queued as jobs; one decoder thread takes the oldest, waits at most `max_wait` seconds
-for more to join it (or until `batch_lines` sentences are gathered), and translates each group of
-jobs with the same search settings in one call, so the Translator sorts their sentences by length
+Requests are queued as jobs; one decoder thread takes the oldest, lets more join it while they arrive
+less than `max_wait` seconds apart (at most MAX_WAITS x `max_wait` in all, and until `batch_lines`
+sentences are gathered), and translates each group of jobs with the same search settings in one call, so the Translator sorts their sentences by length
 and pads them together. Each job's answers go back to it through its own Future, so a caller only
 ever sees its own sentences, whatever else shared the batch.
 
@@ -28,6 +28,10 @@ class Job:
 
 
 _STOP = None  # put on the queue by close()
+
+# A batch waits for company at most this many gaps of `max_wait`: the answers to a batch leave the event
+# loop one by one, so the clients' next requests arrive spread out; a single gap closed batches half full.
+MAX_WAITS = 10
 
 
 class Batcher:
@@ -68,16 +72,17 @@ class Batcher:
                 return
 
     def _gather(self):
-        """The oldest job and those that join it within `max_wait`, up to `batch_lines` sentences;
-        ends with _STOP when close() was called."""
+        """The oldest job and those that join it, up to `batch_lines` sentences: the batch stays open while
+        jobs keep arriving less than `max_wait` apart, for at most `MAX_WAITS` times `max_wait` in all.
+        Ends with _STOP when close() was called."""
         jobs = [self.queue.get()]
         if jobs[0] is _STOP:
             return []
         lines = len(jobs[0].lines)
-        deadline = time.monotonic() + self.max_wait
+        deadline = time.monotonic() + MAX_WAITS * self.max_wait
         while lines < self.batch_lines:
             try:
-                job = self.queue.get(timeout=max(deadline - time.monotonic(), 0))
+                job = self.queue.get(timeout=max(min(self.max_wait, deadline - time.monotonic()), 0))
             except queue.Empty:
                 break
             jobs.append(job)

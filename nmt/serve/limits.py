@@ -7,7 +7,7 @@ class Limits:
     max_lines: int = 64        # sentences in one request
     max_chars: int = 1000      # characters in one sentence
     max_queued: int = 1024     # sentences waiting or being translated, over all requests
-    max_wait_ms: float = 5.0   # how long a batch's first request waits for others to join it
+    max_wait_ms: float = 5.0   # a batch stays open while requests arrive less than this apart
 
     @property
     def max_body_bytes(self):
