@@ -204,24 +204,29 @@ def _open_input(path):
     return open(path, "rb")
 
 
-# lower bounds of the numeric flags of translate and serve (each command has some of them)
-_AT_LEAST = {"beam": 1, "batch_size": 1, "batch_tokens": 0, "chunk_lines": 1, "min_len": 0, "max_len_b": 1,
-             "no_repeat_ngram": 0, "top_k": 0, "max_lines": 1, "max_chars": 1, "max_queued": 1}
-_NOT_NEGATIVE = ("lenpen", "max_len_a", "unk_penalty", "max_wait_ms")
+# the numeric flags of translate and serve that are not decode settings (each command has some of them)
+_AT_LEAST = {"chunk_lines": 1, "top_k": 0, "max_lines": 1, "max_chars": 1, "max_queued": 1}
+_NOT_NEGATIVE = ("max_wait_ms",)
+
+
+def _decoder_options(args):
+    """The decode settings given on the command line (None: the model's)."""
+    from nmt.decode.options import SEARCH_OPTIONS
+
+    return {name: getattr(args, name) for name in (*SEARCH_OPTIONS, "batch_size", "batch_tokens")}
 
 
 def _check_decoder_flags(args):
     """Refuse impossible settings before the slow model load, each in one line naming its flag."""
+    from nmt.decode.options import check_options, flag
+
+    check_options(_decoder_options(args), name=flag)
     for name, minimum in _AT_LEAST.items():
         if getattr(args, name, None) is not None and getattr(args, name) < minimum:
             raise NmtError(f"--{name.replace('_', '-')} must be at least {minimum}")
     for name in _NOT_NEGATIVE:
         if getattr(args, name, None) is not None and getattr(args, name) < 0:
             raise NmtError(f"--{name.replace('_', '-')} must be >= 0")
-    if args.n_best is not None and not 1 <= args.n_best <= (args.beam or args.n_best):
-        raise NmtError("--n-best must be between 1 and --beam")
-    if args.length_norm not in (None, "gnmt", "plain"):
-        raise NmtError(f"--length-norm {args.length_norm}: expected gnmt or plain")
     if args.quantize and args.dtype != "fp32":
         raise NmtError(f"--quantize {args.quantize} converts fp32 weights: leave out --dtype {args.dtype}")
 
@@ -238,16 +243,14 @@ def _check_translate_flags(args):
 
 def _make_translator(args, device):
     from nmt.decode.load import load_for_decoding
+    from nmt.decode.options import flag, with_options
     from nmt.decode.sampling import Sampling
     from nmt.decode.translate import Translator
 
     model, tokenizers, decode_cfg = load_for_decoding(args.model, device, args.dtype, args.quantize)
+    settings = with_options(decode_cfg, _decoder_options(args), name=flag)
     sampling = Sampling(args.temperature, args.top_k, args.top_p, args.seed) if args.sample else None
-    flags = {name: getattr(args, name) for name in ("beam", "lenpen", "length_norm", "min_len", "max_len_a",
-                                                    "max_len_b", "no_repeat_ngram", "unk_penalty", "batch_size",
-                                                    "batch_tokens")}
-    return Translator.from_config(model, tokenizers, device, decode_cfg, n_best=args.n_best or 1,
-                                  sampling=sampling, **flags)
+    return Translator.from_config(model, tokenizers, device, settings, n_best=args.n_best or 1, sampling=sampling)
 
 
 def _format(nbest, with_scores):
@@ -294,15 +297,13 @@ def cmd_translate(args):
 
 def cmd_serve(args):
     _check_decoder_flags(args)
-    from nmt.decode.options import SEARCH_OPTIONS
     from nmt.device import pick_device
     from nmt.serve.limits import Limits
     from nmt.serve.server import serve
 
-    options = {name: getattr(args, name) for name in (*SEARCH_OPTIONS, "batch_size", "batch_tokens")}
     limits = Limits(args.max_lines, args.max_chars, args.max_queued, args.max_wait_ms)
-    serve(args.model, pick_device(args.device), options, limits, args.host, args.port, args.dtype, args.quantize,
-          args.access_log)
+    serve(args.model, pick_device(args.device), _decoder_options(args), limits, args.host, args.port, args.dtype,
+          args.quantize, args.access_log)
 
 
 def cmd_export(args):

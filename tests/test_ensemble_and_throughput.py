@@ -211,10 +211,11 @@ def test_cli_ensemble_sampling_and_options(parts, tiny_cfg, exported, run_cli):
 
 
 @pytest.mark.parametrize("args, expect", [
-    (["--min-len", "-1"], "--min-len must be at least 0"),
-    (["--no-repeat-ngram", "-2"], "--no-repeat-ngram must be at least 0"),
-    (["--unk-penalty", "-1"], "--unk-penalty must be >= 0"),
-    (["--length-norm", "average"], "--length-norm average: expected gnmt or plain"),
+    (["--min-len", "-1"], "--min-len: Input should be greater than or equal to 0"),
+    (["--no-repeat-ngram", "-2"], "--no-repeat-ngram: Input should be greater than or equal to 0"),
+    (["--unk-penalty", "-1"], "--unk-penalty: Input should be greater than or equal to 0"),
+    (["--length-norm", "average"], "--length-norm: Input should be 'gnmt' or 'plain'"),
+    (["--n-best", "3"], "decode.n_best (3) must not exceed decode.beam (2)"),  # the model's beam, once loaded
     (["--sample", "--beam", "4"], "--sample draws one output per line"),
     (["--top-p", "0"], "--top-p in (0, 1]"),
     (["--dtype", "bf16", "--quantize", "int8"], "--quantize int8 converts fp32 weights"),

@@ -413,9 +413,9 @@ def test_translate_missing_model_and_input(base, tmp_path):
 
 
 @pytest.mark.parametrize("args, expect", [
-    (["--beam", "0"], "--beam must be at least 1"),
-    (["--batch-size", "0"], "--batch-size must be at least 1"),
-    (["--lenpen", "-1"], "--lenpen must be >= 0"),
+    (["--beam", "0"], "--beam: Input should be greater than or equal to 1"),
+    (["--batch-size", "0"], "--batch-size: Input should be greater than or equal to 1"),
+    (["--lenpen", "-1"], "--lenpen: Input should be greater than or equal to 0"),
     (["--output", "."], "--output .: is a directory, not a file"),
     (["--device", "cuda"], "device 'cuda' requested, but CUDA is not available on this machine"),
 ], ids=["beam-0", "batch-size-0", "negative-lenpen", "output-is-dir", "missing-cuda"])

@@ -57,6 +57,14 @@ def search_fields():
             for name, field in DecodeConfig.model_fields.items() if name in SEARCH_OPTIONS}
 
 
+def check_options(options, name=str):
+    """Each given option (None: not given) within its field's bounds, before a model's settings are known:
+    n_best is held against beam only when both are given (else the model's beam decides, later)."""
+    given = {key: value for key, value in options.items() if value is not None}
+    given.setdefault("beam", given.get("n_best", 1))
+    with_options(DecodeConfig(), given, name)
+
+
 def with_options(decode_cfg, options, name=str):
     """`decode_cfg` with `options` (field name -> value; None keeps the section's value), validated as a
     whole; an invalid value is an NmtError that calls the option `name(field)`."""

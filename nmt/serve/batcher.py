@@ -96,18 +96,18 @@ class Batcher:
         self.batches += 1
         self.sentences += len(lines)
         try:
-            results = self.translate(settings, lines)
+            results, error = self.translate(settings, lines), None
         except Exception as e:  # noqa: BLE001 - the callers get the error; the thread serves on
-            for job in jobs:
-                job.future.set_exception(e)
-        else:
-            start = 0
-            for job in jobs:
+            results, error = None, e
+        with self.lock:  # the room is free before anyone hears back, so an answered caller may submit again
+            self.queued -= len(lines)
+        start = 0
+        for job in jobs:
+            if error is None:
                 job.future.set_result(results[start:start + len(job.lines)])
-                start += len(job.lines)
-        finally:
-            with self.lock:
-                self.queued -= len(lines)
+            else:
+                job.future.set_exception(error)
+            start += len(job.lines)
 
 
 def _by_settings(jobs):
