@@ -46,6 +46,18 @@ def tiny_config(corpus_dir, *extra, family="transformer"):
     return load_config(None, TINY_SETTINGS + TINY_MODELS[family] + [f"data.dir={corpus_dir}", *extra])
 
 
+def untrained_model_dir(directory, corpus, tokenizers, *settings, family="transformer"):
+    """A model directory of a tiny model with seeded random weights."""
+    from nmt.export import export_model
+    from nmt.models import build_model
+
+    cfg = tiny_config(corpus, *settings, family=family)
+    torch.manual_seed(0)
+    model = build_model(cfg.model, tokenizers.src.vocab_size, tokenizers.tgt.vocab_size, tokenizers.joint)
+    export_model(directory, model, cfg.model, cfg.decode, tokenizers)
+    return directory
+
+
 def train_straight_and_resumed(corpus_dir, run_dir, tmp_path, settings, steps):
     """Two copies of the preprocessed run: one trained `steps` updates straight, one trained half of them,
     then resumed in a new Trainer to `steps`. Returns both Trainers, for exact-resume tests."""

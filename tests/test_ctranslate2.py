@@ -8,13 +8,12 @@ import pytest
 
 ctranslate2 = pytest.importorskip("ctranslate2")
 
-from conftest import tiny_config  # noqa: E402
+from conftest import tiny_config, untrained_model_dir  # noqa: E402
 from nmt.data.corpus import normalize  # noqa: E402
 from nmt.data.preprocess import preprocess  # noqa: E402
 from nmt.decode.translate import Translator  # noqa: E402
 from nmt.export import export_model, load_model  # noqa: E402
 from nmt.export_ctranslate2 import export_ctranslate2  # noqa: E402
-from nmt.models import build_model  # noqa: E402
 from nmt.tokenize import load_tokenizers  # noqa: E402
 from nmt.train.loop import Trainer  # noqa: E402
 
@@ -82,13 +81,6 @@ def test_export_names_the_special_tokens_and_copies_the_tokenizer(exported):
     assert config["decoder_start_token"] == "<s>" and config["add_source_eos"] is True
     assert sorted(p.name for p in (ct2_dir / "tokenizer").iterdir()) == \
         sorted(p.name for p in (model_dir / "tokenizer").iterdir())
-
-
-def untrained_model_dir(directory, corpus, tokenizers, *settings, family="transformer"):
-    cfg = tiny_config(corpus, *settings, family=family)
-    model = build_model(cfg.model, tokenizers.src.vocab_size, tokenizers.tgt.vocab_size, tokenizers.joint)
-    export_model(directory, model, cfg.model, cfg.decode, tokenizers)
-    return directory
 
 
 @pytest.mark.parametrize("family, settings, reason", [
