@@ -52,9 +52,9 @@ def test_config_builds_the_sampler_and_auto_picks_the_mode_per_model_type():
     cfg = load_config(None, ["train.scheduled_sampling.enabled=true", "train.scheduled_sampling.schedule=linear",
                              "train.scheduled_sampling.k=0.9", "train.scheduled_sampling.c=0.01",
                              "train.scheduled_sampling.min_gold=0.2"]).train.scheduled_sampling
-    assert ScheduledSampling.from_config(cfg, "rnn").mode == "per_step"
-    assert ScheduledSampling.from_config(cfg, "transformer").mode == "two_pass"
-    sampler = ScheduledSampling.from_config(cfg, "rnn")
+    assert ScheduledSampling.from_config(cfg, RNNModel(13, 13, 8, 8)).mode == "per_step"
+    assert ScheduledSampling.from_config(cfg, make_transformer()).mode == "two_pass"
+    sampler = ScheduledSampling.from_config(cfg, make_transformer())
     assert sampler.p_gold(10) == pytest.approx(0.8) and sampler.p_gold(1000) == pytest.approx(0.2)
     assert load_config().train.scheduled_sampling.enabled is False  # off by default
 

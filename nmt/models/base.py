@@ -53,6 +53,9 @@ def word_dropout(tokens, p, training):
 
 class Seq2Seq(nn.Module):
     max_positions = None  # longest target a model can decode (None: no limit)
+    # how scheduled sampling feeds this family its own predictions when train.scheduled_sampling.mode is
+    # auto: two_pass (one teacher-forced pass predicts, a second reads the mix) suits parallel decoders
+    scheduled_sampling_mode = "two_pass"
 
     def forward(self, src, tgt_in):
         """Teacher forcing: logits (B, T, V) for every target position."""

@@ -88,6 +88,8 @@ class BiLSTMEncoder(nn.Module):
 
 
 class RNNModel(Seq2Seq):
+    scheduled_sampling_mode = "per_step"  # step-by-step decoding costs no more than teacher forcing here
+
     def __init__(self, src_vocab, tgt_vocab, embedding_dim=512, hidden=512, encoder_layers=1, decoder_layers=1,
                  attention="additive", input_feeding=True, residual=False, layer_norm=False, dropout=0.1,
                  emb_dropout=0.1, word_dropout=0.0, tie_output=True, share_embeddings=False, init="xavier",

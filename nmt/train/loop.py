@@ -86,7 +86,7 @@ class Trainer:
         t = cfg.train
         self.optimizer = t.optimizer.build(self.model)
         self.lr_schedule = t.lr_schedule.build(peak_lr=t.optimizer.lr, max_steps=t.limits.max_steps)
-        self.scheduled_sampling = (ScheduledSampling.from_config(t.scheduled_sampling, cfg.model.type)
+        self.scheduled_sampling = (ScheduledSampling.from_config(t.scheduled_sampling, self.model)
                                    if t.scheduled_sampling.enabled else None)
         self.update = Update(self.model, self.optimizer, self.lr_schedule, t.label_smoothing, t.clip_norm,
                              bf16=t.compute.precision == "bf16", scheduled_sampling=self.scheduled_sampling,

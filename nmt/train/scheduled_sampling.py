@@ -76,11 +76,9 @@ def two_pass_scores(model, src, tgt_in, p_gold, pick):
 MODES = {"per_step": per_step_scores, "two_pass": two_pass_scores}
 
 
-def resolve_mode(mode, model_type):
-    """`auto`: per_step for the RNN (no slower than teacher forcing), two_pass for the Transformer."""
-    if mode != "auto":
-        return mode
-    return "per_step" if model_type == "rnn" else "two_pass"
+def resolve_mode(mode, model):
+    """`auto`: the model family's own choice (`Seq2Seq.scheduled_sampling_mode`)."""
+    return model.scheduled_sampling_mode if mode == "auto" else mode
 
 
 class ScheduledSampling:
@@ -92,9 +90,9 @@ class ScheduledSampling:
         self.p_gold, self.mode, self.pick = p_gold, mode, pick  # p_gold(step): probability of the gold token
 
     @classmethod
-    def from_config(cls, cfg, model_type):
-        """From `train.scheduled_sampling`, with `auto` resolved for `model.type`."""
-        return cls(cfg.p_gold, resolve_mode(cfg.mode, model_type), cfg.pick)
+    def from_config(cls, cfg, model):
+        """From `train.scheduled_sampling`, with `auto` resolved for the model's family."""
+        return cls(cfg.p_gold, resolve_mode(cfg.mode, model), cfg.pick)
 
     def scores(self, model, src, tgt_in, step):
         """(B, T, V) logits (two_pass) or log-probabilities (per_step): cross-entropy applies log_softmax,
