@@ -22,7 +22,7 @@ _ONE_LINE = str.maketrans({c: " " for c in "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u
 
 # Attention kernels for decoding: all but cuDNN's, which plans anew for every new shape, and a search's
 # shapes change at every step (the cache grows, finished sentences leave): on an H100 it made bf16 beam
-# search 9x slower than these kernels (docs/BENCHMARKS.md, "Decoding on an NVIDIA H100").
+# search 9x slower than these kernels (docs/BENCHMARKS.md, "On a GPU").
 DECODING_ATTENTION = [SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION, SDPBackend.MATH]
 
 
