@@ -61,7 +61,7 @@ def check_options(options, name=str):
     """Each given option (None: not given) within its field's bounds, before a model's settings are known:
     n_best is held against beam only when both are given (else the model's beam decides, later)."""
     given = {key: value for key, value in options.items() if value is not None}
-    given.setdefault("beam", given.get("n_best", 1))
+    given.setdefault("beam", max(given.get("n_best", 1), 1))  # room for n_best; its own bound is checked too
     with_options(DecodeConfig(), given, name)
 
 
