@@ -14,6 +14,7 @@ from nmt.decode.penalties import LENGTH_NORMS
 from nmt.errors import NmtError
 from nmt.schema import Float, Section, choice
 
+
 class DecodeConfig(Section):
     beam: int = Field(5, ge=1, description="beam size; 1 = greedy")
     lenpen: Float = Field(1.0, ge=0, description="length penalty alpha (exponent of length_norm); 0 = none")
@@ -41,6 +42,7 @@ SEARCH_OPTIONS = ("beam", "n_best", "lenpen", "length_norm", "min_len", "max_len
 
 
 def flag(name):
+    """The command-line flag of a decode setting: n_best -> --n-best."""
     return "--" + name.replace("_", "-")
 
 
