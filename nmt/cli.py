@@ -48,15 +48,18 @@ def _translate_args(p):
 
 
 def _serve_args(p):
+    from nmt.serve.limits import Limits  # a dataclass: no web framework imported to build the parser
+
+    defaults = Limits()
     _decoder_args(p)
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: this machine only)")
     p.add_argument("--port", type=int, default=8000)
     limits = p.add_argument_group("batching and limits")
-    limits.add_argument("--max-wait-ms", type=float, default=5.0,
+    limits.add_argument("--max-wait-ms", type=float, default=defaults.max_wait_ms,
                         help="a batch stays open while requests arrive less than this apart (10 times this at most)")
-    limits.add_argument("--max-lines", type=int, default=64, help="sentences in one request (at most)")
-    limits.add_argument("--max-chars", type=int, default=1000, help="characters in one sentence (at most)")
-    limits.add_argument("--max-queued", type=int, default=1024,
+    limits.add_argument("--max-lines", type=int, default=defaults.max_lines, help="sentences in one request (at most)")
+    limits.add_argument("--max-chars", type=int, default=defaults.max_chars, help="characters in one sentence (at most)")
+    limits.add_argument("--max-queued", type=int, default=defaults.max_queued,
                         help="sentences waiting or being translated; more is refused with 503")
     p.add_argument("--access-log", action="store_true", help="log every request on stderr")
 

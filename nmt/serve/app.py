@@ -2,8 +2,8 @@
 
 The event loop only parses, checks and answers; translation runs on the Batcher's thread, which
 decodes the sentences of concurrent requests together. Every refusal is a JSON body
-`{"error": "one line"}` with a 4xx status (503 with Retry-After when the queue is full), and the
-server goes on serving after it.
+`{"error": "one line"}` with a 4xx status (503 with Retry-After when the queue is full; 500 for the
+requests of a batch whose translation failed), and the server goes on serving after it.
 """
 import asyncio
 import contextlib
@@ -86,7 +86,7 @@ def create_app(service, limits=Limits()):
         try:
             results = await asyncio.wrap_future(future)
         except Exception as e:  # noqa: BLE001 - one request's failure is its own 500, not the server's end
-            return JSONResponse({"error": f"translation failed: {e}"}, status_code=500)
+            raise RequestError(500, f"translation failed: {e}") from None
         answer = {"translations": [nbest[0].text for nbest in results]}
         if body.n_best is not None:
             answer["n_best"] = [[{"text": t.text, "score": t.score} for t in nbest] for nbest in results]
