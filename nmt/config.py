@@ -101,8 +101,10 @@ class ValidationConfig(Section):
 class ComputeConfig(Section):
     device: str = Field("auto", pattern=r"^(auto|cpu|cuda(:\d+)?)$", description="auto | cpu | cuda | cuda:N")
     threads: int = Field(0, ge=0, description="CPU threads for torch; 0 = all cores")
-    precision: typing.Literal["fp32", "bf16"] = Field(
-        "fp32", description="fp32 | bf16 (autocast: bf16 matmuls and activations, fp32 weights and loss)")
+    precision: typing.Literal["auto", "fp32", "bf16", "fp16"] = Field(
+        "fp32", description="fp32 | bf16 | fp16 (autocast: half-precision matmuls and activations, fp32 weights "
+                            "and loss; fp16 with loss scaling) | auto: bf16 where the GPU or CPU computes in it, "
+                            "else fp16 on a GPU, fp32 on a CPU")
     pass_tokens: int = Field(0, ge=0, description="run each batch's forward and backward in parts of at most N "
                                                   "padded tokens: the same update with a lower memory peak; "
                                                   "0 = the whole batch at once")

@@ -16,13 +16,28 @@ def pick_device(name="auto"):
     return torch.device(name)
 
 
-def slow_bf16(device):
-    """True on a CPU without bf16 instructions (AVX512-BF16 or AMX), where PyTorch emulates bf16
-    matmuls: measured 5x slower than fp32 on such an Intel Xeon, so bf16 autocast only costs there."""
-    if device.type != "cpu":
-        return False
+def bf16_instructions():
+    """Whether this CPU has bf16 instructions (AVX512-BF16 or AMX); None where torch cannot tell."""
     checks = [getattr(torch.cpu, name, None) for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")]
-    return not any(check() for check in checks if check is not None) and any(checks)
+    checks = [check for check in checks if check is not None]
+    return any(check() for check in checks) if checks else None
+
+
+def slow_bf16(device):
+    """True on a CPU without bf16 instructions, where PyTorch emulates bf16 matmuls: measured 5x slower
+    than fp32 on such an Intel Xeon, so bf16 autocast only costs there."""
+    return device.type == "cpu" and bf16_instructions() is False
+
+
+def resolve_precision(precision, device):
+    """`train.compute.precision` on `device`: auto is bf16 where the hardware computes in it (CUDA GPUs from
+    Ampere on, CPUs with AVX512-BF16 or AMX), else fp16 on a CUDA GPU (V100, T4: with loss scaling) and
+    fp32 on a CPU; other values stand."""
+    if precision != "auto":
+        return precision
+    if device.type == "cuda":
+        return "bf16" if torch.cuda.is_bf16_supported(including_emulation=False) else "fp16"
+    return "bf16" if device.type == "cpu" and bf16_instructions() else "fp32"
 
 
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters (malloc.h)

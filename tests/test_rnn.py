@@ -327,7 +327,7 @@ def test_bf16_autocast_training_step_runs_with_the_loss_in_fp32():
     with torch.autocast("cpu", dtype=torch.bfloat16):
         logits = model(src, tgt_in)
     target = tgt_in.roll(-1, dims=1)
-    loss = label_smoothed_cross_entropy(logits, target, 0.1)  # outside autocast, as Trainer.forward_backward
+    loss = label_smoothed_cross_entropy(logits, target, 0.1)  # outside autocast, as TrainingLoss.forward
     assert logits.dtype == torch.bfloat16 and loss.dtype == torch.float32
     # the loss is the fp32 loss of the bf16 logits, not a bf16 sum (which would round it to 3 digits)
     assert loss.item() == label_smoothed_cross_entropy(logits.float(), target, 0.1).item()
@@ -356,4 +356,4 @@ def test_impossible_rnn_settings_are_rejected(override, key):
 def test_bilstm_recipe_loads():
     cfg = load_config(Path(__file__).parents[1] / "configs" / "multi30k_de_en_bilstm.yaml")
     assert cfg.model.type == "rnn" and cfg.model.attention == "additive" and cfg.model.input_feeding
-    assert cfg.tokenizer.joint and cfg.train.compute.precision == "bf16"
+    assert cfg.tokenizer.joint and cfg.train.compute.precision == "auto"

@@ -1,5 +1,6 @@
 """Loss, schedules, optimizers, early stopping, token batching, exact resume, the exported model and the
 C allocator's settings for training on a CPU."""
+import json
 import resource
 
 import numpy as np
@@ -17,7 +18,7 @@ from nmt.errors import NmtError
 from nmt.export import load_model
 from nmt.tokenize.base import BOS_ID, EOS_ID, PAD_ID
 from nmt.train.loop import Trainer
-from nmt.train.losses import backward_in_chunks, label_smoothed_cross_entropy
+from nmt.train.losses import chunked_cross_entropy, label_smoothed_cross_entropy
 from nmt.train.schedules import InverseSqrt, PlateauDecay, inverse_sqrt
 from nmt.train.stopping import EarlyStopping
 
@@ -77,7 +78,10 @@ def test_loss_in_chunks_equals_the_loss_of_the_whole_batch(family):
     (whole / 7).backward()
     expected = {name: p.grad.clone() for name, p in model.named_parameters()}
     model.zero_grad()
-    chunked = backward_in_chunks(model.decoder_states(src, tgt_in), target, model.project, 0.1, 1 / 7, chunk_tokens=4)
+    chunked = chunked_cross_entropy(model.decoder_states(src, tgt_in), target, model.project, model.parameters(),
+                                    0.1, 1 / 7, chunk_tokens=4)
+    assert all(p.grad is None for p in model.parameters())  # the gradients come with one backward pass
+    chunked.backward()
     assert chunked.item() == pytest.approx(whole.item(), rel=1e-5)
     for name, p in model.named_parameters():
         torch.testing.assert_close(p.grad, expected[name], rtol=1e-4, atol=1e-6, msg=name)
@@ -419,6 +423,58 @@ def test_training_reduces_the_loss(fresh_run_dir, toy_corpus):
     assert loss_per_token() < 0.8 * before
     assert (fresh_run_dir / "best" / "model.safetensors").is_file()
     assert (fresh_run_dir / "checkpoints" / "last.pt").is_file()
+
+
+def test_fp16_skips_an_overflowing_update_lowers_the_loss_scale_and_trains_on(fresh_run_dir, toy_corpus):
+    """fp16 autocast with loss scaling, from a scale far too high for fp16: the first update's gradients
+    overflow, so it is skipped with the weights untouched and the scale halved; the run goes on through
+    more overflows than train.max_nonfinite (they are not failures), trains, and its checkpoint keeps the scale
+    for a resumed run."""
+    from nmt.train.checkpoint import load_checkpoint
+
+    cfg = tiny_config(toy_corpus, "train.compute.precision=fp16", "train.limits.max_steps=60", "model.dropout=0.0",
+                      "train.label_smoothing=0.0", "train.validation.every=60")
+    trainer = Trainer(cfg, fresh_run_dir)
+    trainer.loss_scaler = trainer.update.scaler = torch.amp.GradScaler("cpu", init_scale=2.0 ** 30)
+    batch = make_batch(*trainer.pairs.epoch(0), list(range(16)))
+
+    def loss_per_token():
+        with torch.no_grad():
+            trainer.model.eval()
+            logits = trainer.model(batch.src, batch.tgt_in)
+            return float(F.cross_entropy(logits.reshape(-1, logits.size(-1)), batch.tgt_out.reshape(-1),
+                                         ignore_index=PAD_ID))
+
+    weights = {name: p.clone() for name, p in trainer.model.named_parameters()}
+    before = loss_per_token()
+    assert trainer.update([batch], step=1) is None
+    assert trainer.loss_scaler.get_scale() == 2.0 ** 29
+    assert all(torch.equal(p, weights[name]) for name, p in trainer.model.named_parameters())
+
+    trainer.run()
+    events = [json.loads(line) for line in (fresh_run_dir / "metrics.jsonl").read_text().splitlines()]
+    overflows = [e for e in events if e["event"] == "overflow"]
+    assert len(overflows) > cfg.train.max_nonfinite and trainer.step == 60
+    assert loss_per_token() < 0.8 * before
+    saved = load_checkpoint(fresh_run_dir / "checkpoints" / "last.pt")["loss_scale"]
+    assert saved["scale"] == trainer.loss_scaler.get_scale() <= overflows[-1]["loss_scale"]
+    resumed = Trainer(cfg, fresh_run_dir)
+    resumed.resume()
+    assert resumed.loss_scaler.get_scale() == saved["scale"]
+
+
+@pytest.mark.parametrize("device, cuda_bf16, cpu_bf16, expected", [
+    ("cuda", True, None, "bf16"), ("cuda", False, None, "fp16"),
+    ("cpu", False, True, "bf16"), ("cpu", False, False, "fp32"), ("cpu", False, None, "fp32")])
+def test_precision_auto_is_what_the_hardware_computes_in(monkeypatch, device, cuda_bf16, cpu_bf16, expected):
+    """bf16 on GPUs and CPUs with bf16 arithmetic, fp16 (loss-scaled) on older GPUs, fp32 on other CPUs
+    (also where torch cannot tell); a precision named in the config stands."""
+    import nmt.device
+
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True: cuda_bf16)
+    monkeypatch.setattr(nmt.device, "bf16_instructions", lambda: cpu_bf16)
+    assert nmt.device.resolve_precision("auto", torch.device(device)) == expected
+    assert nmt.device.resolve_precision("fp32", torch.device(device)) == "fp32"
 
 
 def test_max_epochs_trains_exactly_that_many_epochs(fresh_run_dir, toy_corpus):

@@ -22,7 +22,7 @@ from nmt.data.batching import TokenBatchSampler, make_batch
 from nmt.data.corpus import read_lines
 from nmt.data.resegment import training_pairs
 from nmt.decode.translate import Translator
-from nmt.device import keep_freed_memory, pick_device, slow_bf16
+from nmt.device import keep_freed_memory, pick_device, resolve_precision, slow_bf16
 from nmt.errors import NmtError, one_line
 from nmt.evaluate import score_corpus
 from nmt.models import build_model
@@ -36,7 +36,7 @@ from nmt.train.observers import AT_VALIDATION, Validation, decay_lr_on_plateau
 from nmt.train.reporting import QuietReporter, Reporter, say
 from nmt.train.scheduled_sampling import ScheduledSampling
 from nmt.train.stopping import EarlyStopping, StopSignals
-from nmt.train.update import Update
+from nmt.train.update import Update, loss_scaler
 
 
 def peak_rss_mib():
@@ -46,7 +46,7 @@ def peak_rss_mib():
 def train(cfg, run_dir, resume=False):
     """Train until a limit (steps, epochs, time, patience) is reached, then draw RUN/training.png;
     returns the best dev BLEU."""
-    ranks = Ranks.from_environment()
+    ranks = Ranks.from_environment(cfg.train.compute.device)
     try:
         trainer = Trainer(cfg, run_dir, ranks)
         if resume:
@@ -72,9 +72,12 @@ class Trainer:
             if wants_tcmalloc() and ranks.is_main:  # on glibc's malloc, and not by the user's choice
                 say("note: training with the C library's malloc; with tcmalloc installed (libtcmalloc-minimal4), "
                     "`nmt train` uses it: about a third less memory (nmt/allocator.py)")
-        if cfg.train.compute.precision == "bf16" and slow_bf16(self.device) and ranks.is_main:
+        self.precision = resolve_precision(cfg.train.compute.precision, self.device)
+        if ranks.is_main and cfg.train.compute.precision == "auto":
+            say(f"precision: {self.precision} on this {self.device.type.upper()} (train.compute.precision auto)")
+        if self.precision == "bf16" and slow_bf16(self.device) and ranks.is_main:
             say("warning: this CPU has no bf16 instructions, so bf16 autocast is slower than fp32 here; "
-                "consider --set train.compute.precision=fp32")
+                "consider --set train.compute.precision=auto")
         self.manifest = dataset.verify_manifest(self.run_dir.root)
         self.tokenizers = load_tokenizers(self.run_dir.tokenizer)
         self.pairs = training_pairs(self.run_dir, self.tokenizers, cfg.tokenizer.sampling, cfg.train.seed)
@@ -88,21 +91,21 @@ class Trainer:
         self.lr_schedule = t.lr_schedule.build(peak_lr=t.optimizer.lr, max_steps=t.limits.max_steps)
         self.scheduled_sampling = (ScheduledSampling.from_config(t.scheduled_sampling, self.model)
                                    if t.scheduled_sampling.enabled else None)
+        self.loss_scaler = loss_scaler(self.model, self.precision)
         self.update = Update(self.model, self.optimizer, self.lr_schedule, t.label_smoothing, t.clip_norm,
-                             bf16=t.compute.precision == "bf16", scheduled_sampling=self.scheduled_sampling,
-                             ranks=ranks, pass_tokens=t.compute.pass_tokens)
+                             precision=self.precision, scheduled_sampling=self.scheduled_sampling,
+                             ranks=ranks, pass_tokens=t.compute.pass_tokens, scaler=self.loss_scaler)
         self.observers = list(AT_VALIDATION) if ranks.is_main else [decay_lr_on_plateau]  # rank 0 writes
         self.reporter = QuietReporter()
         self.sampler = TokenBatchSampler(self.pairs, t.batch_tokens, t.seed)
         self.stopping = EarlyStopping(t.validation.patience)
         self.step, self.elapsed_before = 0, 0.0
         self.nonfinite_in_a_row = self.nonfinite_skipped = 0
-        self.seed_this_rank()
 
     def seed_this_rank(self):
-        """Other draws (dropout, sampling) per rank, so that ranks do not drop the same units; a function
-        of the step, so a resumed multi-rank run draws anew from where it stopped. One process keeps
-        the seeded stream (and the checkpoint's), which makes its resume exact."""
+        """In a run of several ranks, the draws of an update (dropout, sampling) come from a generator seeded
+        by the seed, the rank and the step: ranks do not drop the same units, and a resumed run draws what
+        the uninterrupted one drew. One process keeps the seeded stream, and the checkpoint keeps its state."""
         if self.ranks.world > 1:
             torch.manual_seed((self.cfg.train.seed * 1_000_003 + self.ranks.rank) * 1_000_003 + self.step)
 
@@ -113,7 +116,7 @@ class Trainer:
     def state_dict(self):
         return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
                 "sampler": self.sampler.state(), "stopping": self.stopping.state_dict(),
-                "lr_schedule": self.lr_schedule.state_dict(),
+                "lr_schedule": self.lr_schedule.state_dict(), "loss_scale": self.loss_scaler.state_dict(),
                 "step": self.step, "elapsed": self.elapsed, "rng": torch.get_rng_state(),
                 "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
                 "config": to_dict(self.cfg), "config_format": FORMAT,
@@ -145,11 +148,12 @@ class Trainer:
             self.sampler.load_state(state["sampler"])
             self.stopping.load_state_dict(state["stopping"])
             self.lr_schedule.load_state_dict(state.get("lr_schedule", {}))  # absent in older checkpoints
+            if state.get("loss_scale") and self.loss_scaler.is_enabled():  # fp16 then and now
+                self.loss_scaler.load_state_dict(state["loss_scale"])
             self.step, self.elapsed_before = int(state["step"]), float(state["elapsed"])
             torch.set_rng_state(state["rng"])
             if state.get("cuda_rng") and torch.cuda.is_available():  # exact on the same number of GPUs
                 torch.cuda.set_rng_state_all(state["cuda_rng"][:torch.cuda.device_count()])
-            self.seed_this_rank()
         except (KeyError, TypeError, ValueError, RuntimeError) as e:
             raise NmtError(f"{path}: damaged checkpoint ({type(e).__name__}: {one_line(e)})") from None
         self.started = time.monotonic()
@@ -186,6 +190,7 @@ class Trainer:
             tick = time.monotonic()
             update = self.draw_update(batches)
             self.step += 1
+            self.seed_this_rank()
             loss = self.update(update, self.step)
             if loss is None:
                 self.skip_nonfinite()
@@ -226,7 +231,15 @@ class Trainer:
 
     def skip_nonfinite(self):
         """Count an update skipped for a non-finite loss or gradient; too many in a row stop the run,
-        whose checkpoint is still the last good one (nothing is written after a skip)."""
+        whose checkpoint is still the last good one (nothing is written after a skip). In fp16 such an
+        update is first of all a loss scale too high for fp16's range, which GradScaler has just halved;
+        those skips count only once the scale is below 1 (a diverged model overflows at any scale)."""
+        scaler = self.loss_scaler
+        if scaler.is_enabled() and scaler.get_scale() >= 1:
+            self.reporter.event("overflow", self.step, loss_scale=scaler.get_scale())
+            if self.ranks.is_main:
+                say(f"step {self.step:6d}  fp16 gradient overflow: update skipped, loss scale now {scaler.get_scale():g}")
+            return
         self.nonfinite_in_a_row += 1
         self.nonfinite_skipped += 1
         self.reporter.event("nonfinite", self.step, in_a_row=self.nonfinite_in_a_row, total=self.nonfinite_skipped)

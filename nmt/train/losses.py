@@ -4,7 +4,7 @@ import torch.nn.functional as F
 
 from nmt.tokenize.base import PAD_ID
 
-CHUNK_TOKENS = 512  # target tokens projected to the vocabulary at a time by backward_in_chunks
+CHUNK_TOKENS = 512  # target tokens projected to the vocabulary at a time by chunked_cross_entropy
 ROWS_MULTIPLE = 128  # ... rounded up to a multiple of this: a few matmul shapes, not one per batch
 
 
@@ -48,25 +48,47 @@ def label_smoothed_cross_entropy(logits, target, smoothing):
     return SmoothedCrossEntropy.apply(logits.reshape(-1, logits.size(-1)), target.reshape(-1), smoothing)
 
 
-def backward_in_chunks(states, target, project, smoothing, scale, chunk_tokens=CHUNK_TOKENS):
-    """Backpropagate `scale` x the label-smoothed loss of logits `project(states)` against `target`, and
-    return the loss (a 0-d tensor, detached), projecting `chunk_tokens` real target positions at a time.
+def chunked_cross_entropy(states, target, project, parameters, smoothing, scale, chunk_tokens=CHUNK_TOKENS):
+    """The label-smoothed loss of logits `project(states)` against `target` (a 0-d float32 tensor) whose
+    `backward()` adds the gradients of `scale` x that loss to `states`' graph and to `parameters` (those of
+    them `project` uses), projecting `chunk_tokens` real target positions at a time.
 
     The (tokens x vocabulary) logits, their log-softmax and its gradient never exist whole: they are
-    most of a training step's peak memory. Padding positions never reach the output layer. The real
-    positions are padded (zero vectors, ignored targets) to a multiple of ROWS_MULTIPLE: a matmul shape
-    per count of real tokens made oneDNN build and keep a primitive, with its buffers, for nearly every
-    update of bf16 training on a CPU (8 GiB resident at the end of the recipe's 20 minutes, against 2.4 GiB
-    with the padding; docs/BENCHMARKS.md)."""
+    most of a training step's peak memory. So the output layer's gradients are taken here, a chunk at a
+    time, and the returned loss only hands them on: the caller's single backward pass then runs the rest of
+    the model once (with DistributedDataParallel, one pass is what lets it reduce each gradient once).
+    Padding positions never reach the output layer. The real positions are padded (zero vectors, ignored
+    targets) to a multiple of ROWS_MULTIPLE: a matmul shape per count of real tokens made oneDNN build and
+    keep a primitive, with its buffers, for nearly every update of bf16 training on a CPU (8 GiB resident at
+    the end of the recipe's 20 minutes, against 2.4 GiB with the padding; docs/BENCHMARKS.md)."""
     real = target != PAD_ID
     gold, vectors = target[real], states[real]
-    detached = vectors.detach().requires_grad_()
     filler = -len(gold) % ROWS_MULTIPLE
-    padded, padded_gold = F.pad(detached, (0, 0, 0, filler)), F.pad(gold, (0, filler), value=PAD_ID)
-    total = states.new_zeros((), dtype=torch.float32)
+    padded, padded_gold = F.pad(vectors.detach(), (0, 0, 0, filler)), F.pad(gold, (0, filler), value=PAD_ID)
+    parameters = [p for p in parameters if p.requires_grad]
+    loss, vector_grads, parameter_grads = states.new_zeros((), dtype=torch.float32), [], [None] * len(parameters)
     for part, part_gold in zip(padded.split(chunk_tokens), padded_gold.split(chunk_tokens)):
-        loss = SmoothedCrossEntropy.apply(project(part), part_gold, smoothing)
-        (loss * scale).backward()
-        total += loss.detach()
-    vectors.backward(detached.grad)  # then the rest of the model, once
-    return total
+        part = part.requires_grad_()
+        part_loss = SmoothedCrossEntropy.apply(project(part), part_gold, smoothing)
+        part_grad, *found = torch.autograd.grad(part_loss * scale, [part, *parameters], allow_unused=True)
+        vector_grads.append(part_grad)
+        parameter_grads = [g if total is None else total if g is None else total.add_(g)
+                           for total, g in zip(parameter_grads, found)]
+        loss += part_loss.detach()
+    used = [(p, g) for p, g in zip(parameters, parameter_grads) if g is not None]
+    gradients = [torch.cat(vector_grads)[:len(gold)], *(g for _, g in used)]
+    return WithGradients.apply(loss, gradients, vectors, *(p for p, _ in used))
+
+
+class WithGradients(torch.autograd.Function):
+    """`value`, whose gradients with respect to `inputs` were computed already (`gradients`, in order)."""
+
+    @staticmethod
+    def forward(ctx, value, gradients, *inputs):
+        ctx.gradients = gradients
+        return value.clone()
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad):
+        return None, None, *(g * grad for g in ctx.gradients)
