@@ -81,7 +81,8 @@ def chunked_cross_entropy(states, target, project, parameters, smoothing, scale,
 
 
 class WithGradients(torch.autograd.Function):
-    """`value`, whose gradients with respect to `inputs` were computed already (`gradients`, in order)."""
+    """`value`, whose gradients with respect to `inputs` were computed already (`gradients`, in order, each
+    a tensor of its own: the backward pass scales them in place)."""
 
     @staticmethod
     def forward(ctx, value, gradients, *inputs):
@@ -91,4 +92,4 @@ class WithGradients(torch.autograd.Function):
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad):
-        return None, None, *(g * grad for g in ctx.gradients)
+        return None, None, *(g.mul_(grad) for g in ctx.gradients)

@@ -34,7 +34,7 @@ class Update:
                  scheduled_sampling=None, ranks=Ranks(), pass_tokens=0, scaler=None):
         self.model, self.optimizer, self.lr_schedule, self.clip_norm = model, optimizer, lr_schedule, clip_norm
         self.ranks, self.pass_tokens = ranks, pass_tokens
-        self.loss = ranks.parallel(TrainingLoss(model, label_smoothing, scheduled_sampling, precision))
+        self.training_loss = ranks.parallel(TrainingLoss(model, label_smoothing, scheduled_sampling, precision))
         self.scaler = scaler or loss_scaler(model, precision)
 
     def __call__(self, batches, step):
@@ -81,10 +81,10 @@ class Update:
         update of an epoch-limited run can have fewer batches than ranks) joins the others' exchange."""
         idle = self.ranks.any(not pieces)
         total = 0.0
-        with exchange_joined(self.loss, enable=idle):
+        with exchange_joined(self.training_loss, enable=idle):
             for i, piece in enumerate(pieces):
-                with exchange_deferred(self.loss, enable=i < len(pieces) - 1):
-                    loss, to_backward = self.loss(piece, scale, step)
+                with exchange_deferred(self.training_loss, enable=i < len(pieces) - 1):
+                    loss, to_backward = self.training_loss(piece, scale, step)
                     to_backward.backward()
                 total += loss.item()
         return total
