@@ -92,6 +92,8 @@ def build_parser():
 
     p = sub.add_parser("preprocess", parents=[common], help="clean the corpus, learn subwords, encode it")
     _config_args(p)
+    p.add_argument("--workers", type=int, default=0, metavar="N",
+                   help="processes that clean and encode the training split (default: one per core)")
     p = sub.add_parser("train", parents=[common], help="train a model, validate on dev BLEU, export the best")
     _config_args(p)
     p.add_argument("--max-time", type=float, metavar="SECONDS",
@@ -178,7 +180,9 @@ def cmd_preprocess(args):
     from nmt.data.preprocess import preprocess
 
     cfg, run_dir = _load_config(args)
-    preprocess(cfg, run_dir, log=lambda m: print(m, file=sys.stderr))
+    if args.workers < 0:
+        raise NmtError(f"--workers must be at least 1 (or 0: one per core), got {args.workers}")
+    preprocess(cfg, run_dir, log=lambda m: print(m, file=sys.stderr), workers=args.workers)
     print(f"preprocessed into {run_dir}", file=sys.stderr)
 
 

@@ -3,7 +3,7 @@ import datasets
 import pytest
 
 from nmt.config import load_config
-from nmt.data.corpus import ParallelText, clean_training_pairs, normalize, read_lines, read_parallel_files, read_split
+from nmt.data.corpus import ParallelText, clean_training_pairs, normalize, read_lines, read_split
 from nmt.errors import NmtError
 
 
@@ -62,7 +62,8 @@ def test_invalid_utf8_names_file_and_line(tmp_path):
 def test_skip_invalid_drops_the_pair_and_counts_it(tmp_path):
     _write(tmp_path / "train.de", b"Ein Hund.\nkaputt \xc3\nZwei Katzen.\n")
     _write(tmp_path / "train.en", b"A dog.\nbroken\nTwo \xe9 cats.\n")
-    text = read_parallel_files(tmp_path, "train", "de", "en", skip_invalid=True)
+    text = read_split(load_config(None, [f"data.dir={tmp_path}", "data.src_lang=de", "data.tgt_lang=en",
+                                         "data.skip_invalid=true"]).data, "train")
     assert text == ParallelText(["Ein Hund."], ["A dog."], skipped_invalid=2)
 
 

@@ -651,3 +651,29 @@ def test_preprocess_killed_midway_leaves_nothing_train_accepts(base, tmp_path):
         fails(tmp_path, "train", "--config", cfg, "--run-dir", run, expect=["no complete preprocessed data"])
     assert nmt(tmp_path, "preprocess", "--config", cfg, "--run-dir", run).returncode == 0
     assert nmt(tmp_path, "train", "--config", cfg, "--run-dir", run).returncode == 0
+
+
+def test_data_of_the_same_size_changed_after_preprocessing(base, tmp_path):
+    """A file whose size stayed but whose time changed is read through to its hash."""
+    shutil.copytree(base / "pre", tmp_path / "r")
+    path = tmp_path / "r/data/valid.ref.txt"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text[:-2] + ("x" if text[-2] != "x" else "y") + "\n", encoding="utf-8")
+    fails(tmp_path, "train", "--run-dir", "r",
+          expect=["r/data/valid.ref.txt: missing or changed since preprocessing; run `nmt preprocess` again"])
+
+
+def test_training_reads_the_data_through_only_where_a_files_time_changed(base, tmp_path, monkeypatch):
+    """Starting a run checks sizes and times; only a file whose time differs from the manifest's (a copied
+    run directory) is hashed, and it passes when its bytes are the same."""
+    from nmt.data import dataset
+
+    run = shutil.copytree(base / "pre", tmp_path / "r", copy_function=shutil.copy2)  # times kept
+    hashed = []
+    hash_file = dataset._sha256
+    monkeypatch.setattr(dataset, "_sha256", lambda path: hashed.append(path.name) or hash_file(path))
+    dataset.verify_manifest(run)
+    assert hashed == []
+    (run / "data/valid.ref.txt").write_bytes((run / "data/valid.ref.txt").read_bytes())  # a new time
+    dataset.verify_manifest(run)
+    assert hashed == ["valid.ref.txt"]

@@ -2,31 +2,48 @@
 import json
 import random
 
+import numpy as np
+
 from conftest import tiny_config
-from nmt.data.corpus import ParallelText
-from nmt.data.preprocess import preprocess
-from nmt.data.subsample import subsample
+from nmt.data.preprocess import preprocess, subsample_indices
 
 
 def corpus(pairs=500, seed=0):
+    """Source sentences of 1-30 words (their word counts are what subsampling reads)."""
     rng = random.Random(seed)
-    src = [" ".join(f"w{rng.randrange(50)}" for _ in range(rng.randint(1, 30))) for _ in range(pairs)]
-    return ParallelText(src, [f"target {i}" for i in range(pairs)])
+    return [" ".join(f"w{rng.randrange(50)}" for _ in range(rng.randint(1, 30))) for _ in range(pairs)]
 
 
-def words(text):
-    return sum(len(s.split()) for s in text.src)
+def word_counts(sentences):
+    return np.array([len(s.split()) for s in sentences], dtype=np.int32)
+
+
+def subsample(sentences, words, seed):
+    return [sentences[i] for i in subsample_indices(word_counts(sentences), words, seed)]
+
+
+def reference_subsample(sentences, words, seed):
+    """The rule as a plain loop: shuffle, take pairs until their words reach `words`, keep corpus order."""
+    order = list(range(len(sentences)))
+    random.Random(seed).shuffle(order)
+    kept, total = [], 0
+    for i in order:
+        if total >= words:
+            break
+        kept.append(i)
+        total += len(sentences[i].split())
+    return [sentences[i] for i in sorted(kept)]
 
 
 def test_subset_hits_n_source_words_within_one_sentence():
     text = corpus()
     for n in (1, 37, 500, 2000):
         subset = subsample(text, n, seed=3)
-        longest = max(len(s.split()) for s in subset.src)
-        assert n <= words(subset) < n + longest
-        assert set(zip(subset.src, subset.tgt)) <= set(zip(text.src, text.tgt))  # pairs stay pairs
-        order = [text.tgt.index(t) for t in subset.tgt]
-        assert order == sorted(order)  # kept in corpus order
+        assert subset == reference_subsample(text, n, seed=3)
+        longest = max(len(s.split()) for s in subset)
+        assert n <= word_counts(subset).sum() < n + longest
+        kept = subsample_indices(word_counts(text), n, seed=3)
+        assert list(kept) == sorted(set(kept))  # kept in corpus order, each once
 
 
 def test_same_seed_same_subset_another_seed_another():
@@ -37,8 +54,8 @@ def test_same_seed_same_subset_another_seed_another():
 
 def test_a_smaller_subset_is_part_of_a_larger_one_and_too_many_words_keep_all():
     text = corpus()
-    assert set(subsample(text, 300, seed=5).tgt) <= set(subsample(text, 3000, seed=5).tgt)
-    assert subsample(text, words(text) + 1, seed=5) == text
+    assert set(subsample(text, 300, seed=5)) <= set(subsample(text, 3000, seed=5))
+    assert subsample(text, int(word_counts(text).sum()) + 1, seed=5) == text
 
 
 def test_preprocess_trains_on_the_subset_and_records_it(toy_corpus, tmp_path):

@@ -5,6 +5,7 @@ length and ratio filters apply to training data only, and their drop counts are
 reported per reason.
 """
 import codecs
+import itertools
 import re
 import unicodedata
 from collections import Counter
@@ -22,37 +23,38 @@ class ParallelText:
     skipped_invalid: int = 0  # pairs dropped because a line was not valid UTF-8 (data.skip_invalid)
 
 
-# invalid bytes decoded with errors="surrogateescape" become these lone surrogates, which valid UTF-8
-# never produces: a line holding one was not valid UTF-8
-_UNDECODABLE = re.compile("[\udc80-\udcff]")
 # control characters (NUL, escape, DEL, C1) carry no text; str.split() already treats the others as spaces
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+_ENDED = object()  # what zip_longest gives for a file that has no more lines
 
 
-def read_lines(path, skip_invalid=False):
-    """Lines of a UTF-8 text file, without line breaks (LF or CRLF) or a leading byte-order mark.
+def iter_lines(path, skip_invalid=False):
+    """The lines of a UTF-8 text file one at a time, without line breaks (LF or CRLF) or a leading byte-order
+    mark: a file of any size in little memory.
 
     A line that is not valid UTF-8 is an NmtError naming file and line, or None with `skip_invalid`.
     """
-    text = _read_bytes(path).removeprefix(codecs.BOM_UTF8).decode("utf-8", errors="surrogateescape")
-    bad = _UNDECODABLE.search(text)
-    if bad and not skip_invalid:
-        line = text.count("\n", 0, bad.start()) + 1
-        raise NmtError(f"{path}:{line}: not valid UTF-8 (byte {ord(bad.group()) - 0xdc00:#x})")
-    lines = text.split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()  # the final newline ends the last line; it does not start a new one
-    lines = [line.removesuffix("\r") for line in lines]
-    return [None if _UNDECODABLE.search(line) else line for line in lines] if bad else lines
-
-
-def _read_bytes(path):
     path = Path(path)
     if not path.exists():
         raise NmtError(f"{path}: file not found")
     if not path.is_file():
         raise NmtError(f"{path}: is a directory, not a file")
-    return path.read_bytes()
+    with open(path, "rb") as f:
+        for number, raw in enumerate(f, 1):
+            line = raw.removesuffix(b"\n").removesuffix(b"\r")
+            if number == 1:
+                line = line.removeprefix(codecs.BOM_UTF8)
+            try:
+                yield line.decode("utf-8")
+            except UnicodeDecodeError as e:
+                if not skip_invalid:
+                    raise NmtError(f"{path}:{number}: not valid UTF-8 (byte {line[e.start]:#x})") from None
+                yield None
+
+
+def read_lines(path, skip_invalid=False):
+    """The lines of a UTF-8 text file as a list (see iter_lines)."""
+    return list(iter_lines(path, skip_invalid))
 
 
 def normalize(line):
@@ -61,25 +63,67 @@ def normalize(line):
     return " ".join(_CONTROL.sub(" ", unicodedata.normalize("NFC", line)).split())
 
 
-def read_parallel_files(directory, split, src_lang, tgt_lang, skip_invalid=False):
+class TextFile:
+    """The lines of a text file of `length` lines, read again at each pass: a collection of sentences
+    that memory does not hold."""
+
+    def __init__(self, path, length):
+        self.path, self.length = Path(path), length
+
+    def __len__(self):
+        return self.length
+
+    def __iter__(self):
+        return iter_lines(self.path)
+
+
+def iter_parallel_files(directory, split, src_lang, tgt_lang, skip_invalid=False):
+    """The (source, target) lines of a split's two files, in step; None for a line that is not valid UTF-8
+    with `skip_invalid`. Files of different lengths or an empty one are an NmtError."""
     src_path = Path(directory) / f"{split}.{src_lang}"
     tgt_path = Path(directory) / f"{split}.{tgt_lang}"
-    src, tgt = read_lines(src_path, skip_invalid), read_lines(tgt_path, skip_invalid)
-    if len(src) != len(tgt):
-        raise NmtError(f"{src_path} has {len(src)} lines but {tgt_path} has {len(tgt)}")
-    if not src:
+    src, tgt = iter_lines(src_path, skip_invalid), iter_lines(tgt_path, skip_invalid)
+    count = 0
+    for pair in itertools.zip_longest(src, tgt, fillvalue=_ENDED):
+        if _ENDED in pair:
+            rest = 1 + sum(1 for _ in (src if pair[1] is _ENDED else tgt))
+            lengths = (count + rest, count) if pair[1] is _ENDED else (count, count + rest)
+            raise NmtError(f"{src_path} has {lengths[0]} lines but {tgt_path} has {lengths[1]}")
+        count += 1
+        yield pair
+    if not count:
         raise NmtError(f"{src_path}: file is empty")
-    pairs = [(s, t) for s, t in zip(src, tgt) if s is not None and t is not None]
-    return ParallelText([s for s, _ in pairs], [t for _, t in pairs], skipped_invalid=len(src) - len(pairs))
+
+
+def iter_split(cfg, split):
+    """The raw (source, target) pairs of the split of the corpus that `cfg` (a DataConfig) names, one at a
+    time; None for a side that is not valid UTF-8 under `data.skip_invalid`."""
+    if cfg.hf_dataset:
+        return hub.iter_split(cfg.hf_dataset, cfg.hf_config, split, cfg.src_lang, cfg.tgt_lang)
+    if not cfg.dir:
+        raise NmtError("no data: set data.dir (or --data-dir) or data.hf_dataset")
+    return iter_parallel_files(cfg.dir, split, cfg.src_lang, cfg.tgt_lang, cfg.skip_invalid)
 
 
 def read_split(cfg, split):
-    """The split of the corpus that `cfg` (a DataConfig) names."""
-    if cfg.hf_dataset:
-        return ParallelText(*hub.read_split(cfg.hf_dataset, cfg.hf_config, split, cfg.src_lang, cfg.tgt_lang))
-    if not cfg.dir:
-        raise NmtError("no data: set data.dir (or --data-dir) or data.hf_dataset")
-    return read_parallel_files(cfg.dir, split, cfg.src_lang, cfg.tgt_lang, cfg.skip_invalid)
+    """The split as a ParallelText, pairs with an invalid side left out and counted."""
+    pairs = list(iter_split(cfg, split))
+    kept = [(s, t) for s, t in pairs if s is not None and t is not None]
+    return ParallelText([s for s, _ in kept], [t for _, t in kept], skipped_invalid=len(pairs) - len(kept))
+
+
+def clean_pair(src, tgt, max_words, max_ratio):
+    """(source, target, None) normalised, or (None, None, why the pair is dropped): empty, too long, or
+    sides whose lengths in words differ by more than `max_ratio` times."""
+    src, tgt = normalize(src), normalize(tgt)
+    ns, nt = len(src.split()), len(tgt.split())
+    if ns == 0 or nt == 0:
+        return None, None, "empty"
+    if max(ns, nt) > max_words:
+        return None, None, "too long"
+    if max(ns, nt) / min(ns, nt) > max_ratio:
+        return None, None, "length ratio"
+    return src, tgt, None
 
 
 def clean_training_pairs(text, max_words, max_ratio):
@@ -87,14 +131,9 @@ def clean_training_pairs(text, max_words, max_ratio):
     dropped = Counter()
     src_out, tgt_out = [], []
     for s, t in zip(text.src, text.tgt):
-        s, t = normalize(s), normalize(t)
-        ns, nt = len(s.split()), len(t.split())
-        if ns == 0 or nt == 0:
-            dropped["empty"] += 1
-        elif max(ns, nt) > max_words:
-            dropped["too long"] += 1
-        elif max(ns, nt) / min(ns, nt) > max_ratio:
-            dropped["length ratio"] += 1
+        s, t, why = clean_pair(s, t, max_words, max_ratio)
+        if why:
+            dropped[why] += 1
         else:
             src_out.append(s)
             tgt_out.append(t)

@@ -2,7 +2,10 @@
 
 A split is two flat int32 arrays (source and target ids, concatenated) and their
 offsets; lengths come from the offsets. The run's `manifest.json` is written last and
-lists each output file's SHA-256, so a preprocess killed midway leaves nothing `train` accepts.
+lists each output file's SHA-256, size and modification time, so a preprocess killed midway leaves
+nothing `train` accepts. Training checks sizes and times, and reads a file through to its hash only
+where its time differs (a copied run directory, say): starting a run over gigabytes of ids on every
+rank does not read them all.
 """
 import hashlib
 import json
@@ -41,12 +44,6 @@ class EncodedSplit:
         return np.diff(self.offsets)
 
 
-def _save_array(path, array):
-    with atomic.atomic_path(path) as tmp:
-        with open(tmp, "wb") as f:
-            np.save(f, array)
-
-
 def _sha256(path):
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -55,26 +52,38 @@ def _sha256(path):
     return h.hexdigest()
 
 
-def save_split(directory, name, src, tgt):
-    """Write the two sides of split `name`; returns the paths written."""
-    paths = []
-    for side, split in (("src", src), ("tgt", tgt)):
-        for part in ("ids", "offsets"):
-            path = Path(directory) / f"{name}.{side}.{part}.npy"
-            _save_array(path, getattr(split, part))
-            paths.append(path)
-    return paths
+def split_file(directory, name, side, part):
+    """Where split `name`'s `side` (src | tgt) keeps its `part` (ids | offsets)."""
+    return Path(directory) / f"{name}.{side}.{part}.npy"
+
+
+def _stamp(path):
+    """Size and modification time: what says a file was not touched, without reading it."""
+    stat = path.stat()
+    return [stat.st_size, stat.st_mtime_ns]
 
 
 def write_manifest(root, paths, info):
     """Vouch for `paths` (hashes relative to `root`): written last, it marks the output complete."""
     root = Path(root)
-    files = {str(Path(p).relative_to(root)): _sha256(p) for p in paths}
-    atomic.write_text(root / MANIFEST, json.dumps({"files": files, **info}, indent=2))
+    names = [str(Path(p).relative_to(root)) for p in paths]
+    files = {name: _sha256(root / name) for name in names}
+    stamps = {name: _stamp(root / name) for name in names}
+    atomic.write_text(root / MANIFEST, json.dumps({"files": files, "stamps": stamps, **info}, indent=2))
 
 
 def remove_manifest(root):
     (Path(root) / MANIFEST).unlink(missing_ok=True)
+
+
+def _unchanged(file, digest, stamp):
+    """Whether `file` is as preprocessing wrote it: the same size and time, or the same size and hash."""
+    if not file.is_file():
+        return False
+    now = _stamp(file)
+    if now == stamp:
+        return True
+    return (stamp is None or now[0] == stamp[0]) and _sha256(file) == digest
 
 
 def verify_manifest(root):
@@ -85,12 +94,13 @@ def verify_manifest(root):
         raise NmtError(f"{root}: no complete preprocessed data (run `nmt preprocess` first)")
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
-        files = dict(manifest["files"])
+        files, stamps = dict(manifest["files"]), dict(manifest.get("stamps", {}))  # older ones have none
     except (ValueError, KeyError, TypeError):
         raise NmtError(f"{path}: not a valid manifest; run `nmt preprocess` again") from None
     for name, digest in files.items():
-        if not (root / name).is_file() or _sha256(root / name) != digest:
-            raise NmtError(f"{root / name}: missing or changed since preprocessing; run `nmt preprocess` again")
+        file = root / name
+        if not _unchanged(file, digest, stamps.get(name)):
+            raise NmtError(f"{file}: missing or changed since preprocessing; run `nmt preprocess` again")
     return manifest
 
 
@@ -98,6 +108,6 @@ def load_split(directory, name):
     """(src, tgt) EncodedSplits of split `name`, memory-mapped."""
     sides = []
     for side in ("src", "tgt"):
-        parts = [np.load(Path(directory) / f"{name}.{side}.{part}.npy", mmap_mode="r") for part in ("ids", "offsets")]
+        parts = [np.load(split_file(directory, name, side, part), mmap_mode="r") for part in ("ids", "offsets")]
         sides.append(EncodedSplit(*parts))
     return tuple(sides)

@@ -5,7 +5,7 @@ column per language (Multi30k). Their split names are not nmt's: `validation` is
 as `dev`).
 `KNOWN` says once, for the corpora nmt knows by a short name, where the hub keeps them and how to load
 them. `nmt fetch` (which writes `{split}.{lang}` files) and `data.hf_dataset` both read through
-`open_corpus` and `split_texts`.
+`open_corpus` and `split_pairs`.
 """
 from dataclasses import dataclass, field
 from itertools import combinations
@@ -99,26 +99,24 @@ def _load(repo, arguments, hint=""):
         raise NmtError(f"datasets could not load {repo!r}: {reason}{hint}") from None
 
 
-def split_texts(rows, src, tgt, where):
-    """(source texts, target texts) of a split in either layout: a `translation` column or a column per
-    language. A missing text (None) reads as an empty line, which cleaning drops like any empty pair."""
-    src_texts, tgt_texts = [], []
+def split_pairs(rows, src, tgt, where):
+    """(source text, target text) of each row of a split, one at a time, in either layout: a `translation`
+    column or a column per language. A missing text (None) reads as an empty line, which cleaning drops
+    like any empty pair."""
     for row in rows:
         texts = row["translation"] if "translation" in row else row
         for lang in (src, tgt):
             if lang not in texts:
                 raise NmtError(f"{where}: no language {lang!r} (it has {', '.join(texts)})")
-        src_texts.append(texts[src] or "")
-        tgt_texts.append(texts[tgt] or "")
-    return src_texts, tgt_texts
+        yield texts[src] or "", texts[tgt] or ""
 
 
-def read_split(name, config, split, src, tgt):
-    """(source texts, target texts) of one split, named as nmt names it (`val`, not `validation`)."""
+def iter_split(name, config, split, src, tgt):
+    """The (source, target) texts of one split, named as nmt names it (`val`, not `validation`)."""
     splits = open_corpus(name, config, src, tgt)
     if split not in splits:
         raise NmtError(f"{name}: no split {split!r} (has {', '.join(splits)})")
-    return split_texts(splits[split], src, tgt, f"{name} split {split}")
+    return split_pairs(splits[split], src, tgt, f"{name} split {split}")
 
 
 def fetch(name, out=None, config="", src="", tgt="", log=print):
@@ -128,11 +126,11 @@ def fetch(name, out=None, config="", src="", tgt="", log=print):
     splits = open_corpus(name, config, src, tgt)
     out = Path(out) if out else _default_folder(name, config, src, tgt)
     for split, rows in splits.items():
-        src_texts, tgt_texts = split_texts(rows, src, tgt, f"{name} split {split}")
-        for lang, texts in ((src, src_texts), (tgt, tgt_texts)):
+        pairs = list(split_pairs(rows, src, tgt, f"{name} split {split}"))
+        for lang, texts in ((src, [s for s, _ in pairs]), (tgt, [t for _, t in pairs])):
             # line breaks inside a text would shift every later line
             atomic.write_text(out / f"{split}.{lang}", "".join(" ".join(text.split()) + "\n" for text in texts))
-        log(f"{split}: {len(src_texts)} pairs -> {out}/{split}.{{{src},{tgt}}}")
+        log(f"{split}: {len(pairs)} pairs -> {out}/{split}.{{{src},{tgt}}}")
     log(f"next: nmt preprocess --data-dir {out} --set data.src_lang={src} --set data.tgt_lang={tgt} ...")
     return out
 

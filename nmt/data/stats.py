@@ -13,34 +13,60 @@ def _ratio(part, whole):
     return part / whole if whole else 0.0
 
 
-def side_stats(sentences, ids):
-    """Statistics of one side of a split: its normalised sentences and their token ids."""
-    lengths = np.array([len(seq) for seq in ids], dtype=np.int64)
-    words = sum(len(s.split()) for s in sentences)
-    tokens = int(lengths.sum())
-    unknown = sum(list(seq).count(UNK_ID) for seq in ids)
-    return {
-        "sentences": len(sentences),
-        "words": words,
-        "subwords": tokens,
-        "tokens_per_sentence": {
-            "mean": _ratio(tokens, len(sentences)),
-            "p95": int(np.percentile(lengths, 95, method="inverted_cdf")) if len(lengths) else 0,
-            "max": int(lengths.max()) if len(lengths) else 0,
-        },
-        "subwords_per_word": _ratio(tokens, words),
-        "unknown_rate": _ratio(unknown, tokens),
-    }
+class SideCounts:
+    """What the statistics of one side of a split are computed from, counted a chunk of sentences at a time
+    and merged: sentences, words, unknown tokens and a histogram of token lengths (the mean, 95th percentile
+    and maximum come from it), so a corpus of any size is summed in little memory."""
+
+    def __init__(self):
+        self.sentences = self.words = self.unknown = 0
+        self.length_counts = np.zeros(1, dtype=np.int64)  # [k]: sentences of k tokens
+
+    @classmethod
+    def of(cls, sentences, ids, lengths):
+        """The counts of `sentences` (normalised text), their flat token `ids` and each one's token count."""
+        counts = cls()
+        counts.sentences, counts.words = len(sentences), sum(len(s.split()) for s in sentences)
+        counts.unknown = int(np.count_nonzero(ids == UNK_ID))
+        counts.length_counts = np.bincount(lengths, minlength=1).astype(np.int64)
+        return counts
+
+    def add(self, other):
+        self.sentences, self.words, self.unknown = (self.sentences + other.sentences, self.words + other.words,
+                                                    self.unknown + other.unknown)
+        size = max(len(self.length_counts), len(other.length_counts))
+        self.length_counts = (np.pad(self.length_counts, (0, size - len(self.length_counts)))
+                              + np.pad(other.length_counts, (0, size - len(other.length_counts))))
+        return self
+
+    def stats(self):
+        lengths = np.arange(len(self.length_counts))
+        tokens = int(self.length_counts @ lengths)
+        seen = np.flatnonzero(self.length_counts)
+        # nearest rank: the smallest length that at least 95 % of the sentences do not exceed
+        p95 = int(np.searchsorted(np.cumsum(self.length_counts), 0.95 * self.sentences)) if self.sentences else 0
+        return {
+            "sentences": self.sentences,
+            "words": self.words,
+            "subwords": tokens,
+            "tokens_per_sentence": {
+                "mean": _ratio(tokens, self.sentences),
+                "p95": p95,
+                "max": int(seen[-1]) if len(seen) else 0,
+            },
+            "subwords_per_word": _ratio(tokens, self.words),
+            "unknown_rate": _ratio(self.unknown, tokens),
+        }
 
 
-def split_stats(text, src_ids, tgt_ids, dropped):
-    """Statistics of a split: `text` (ParallelText, normalised) with both sides' ids and the drop counts."""
+def split_stats(pairs, distinct_pairs, dropped, src, tgt):
+    """Statistics of a split: its pair count, distinct pairs, the drop counts and each side's SideCounts."""
     return {
-        "pairs": len(text.src),
+        "pairs": pairs,
         "dropped": dict(sorted(dropped.items())),
-        "duplicate_pairs": len(text.src) - len(set(zip(text.src, text.tgt))),
-        "src": side_stats(text.src, src_ids),
-        "tgt": side_stats(text.tgt, tgt_ids),
+        "duplicate_pairs": pairs - distinct_pairs,
+        "src": src.stats(),
+        "tgt": tgt.stats(),
     }
 
 

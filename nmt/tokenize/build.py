@@ -1,4 +1,5 @@
 """The tokenizer kinds, and training, saving and loading the source/target pair a TokenizerConfig describes."""
+import itertools
 import json
 import random
 from pathlib import Path
@@ -20,21 +21,36 @@ LEGACY_KINDS = {"sentencepiece": SentencePieceTokenizer}
 
 
 def training_sample(sentences, max_sentences):
-    """At most `max_sentences` of `sentences`, drawn with a fixed seed, in corpus order."""
-    sentences = list(sentences)
+    """At most `max_sentences` of `sentences` (anything with a length that can be iterated, such as a
+    streamed text file), drawn with a fixed seed, in corpus order."""
     if len(sentences) <= max_sentences:
-        return sentences
-    chosen = sorted(random.Random(SAMPLE_SEED).sample(range(len(sentences)), max_sentences))
-    return [sentences[i] for i in chosen]
+        return list(sentences)
+    chosen = set(random.Random(SAMPLE_SEED).sample(range(len(sentences)), max_sentences))
+    return [sentence for i, sentence in enumerate(sentences) if i in chosen]
+
+
+class Joined:
+    """Collections of sentences read as one, each after the one before (a joint vocabulary's text)."""
+
+    def __init__(self, *parts):
+        self.parts = parts
+
+    def __len__(self):
+        return sum(map(len, self.parts))
+
+    def __iter__(self):
+        return itertools.chain.from_iterable(self.parts)
 
 
 def train_tokenizers(cfg, src_sentences, tgt_sentences):
+    """The tokenizer(s) `cfg` describes, learned from a sample of each side's sentences (of both sides for a
+    joint vocabulary); sentences may be lists or streamed text files (nmt.data.corpus.TextFile)."""
     def train(sentences):
         sample = training_sample(sentences, cfg.max_sentences)
         return KINDS[cfg.type].train(sample, cfg.type, cfg.vocab_size, cfg.character_coverage)
 
     if cfg.joint:
-        shared = train(list(src_sentences) + list(tgt_sentences))
+        shared = train(Joined(src_sentences, tgt_sentences))
         return Tokenizers(shared, shared, joint=True)
     return Tokenizers(train(src_sentences), train(tgt_sentences), joint=False)
 
