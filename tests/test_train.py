@@ -403,24 +403,25 @@ def test_exported_best_translates_like_the_in_memory_model(resume_runs):
     assert len(resume_runs["first_translations"]) == len(first.valid_src) > 0
 
 
+def loss_per_token(model, batch):
+    """The model's plain cross-entropy per target token on `batch`, in eval mode."""
+    with torch.no_grad():
+        model.eval()
+        logits = model(batch.src, batch.tgt_in)
+        return float(F.cross_entropy(logits.reshape(-1, logits.size(-1)), batch.tgt_out.reshape(-1),
+                                     ignore_index=PAD_ID))
+
+
 def test_training_reduces_the_loss(fresh_run_dir, toy_corpus):
     """A few dozen steps of a tiny model on the toy language: the per-token loss goes down."""
     trainer = Trainer(tiny_config(toy_corpus, "train.limits.max_steps=40", "train.validation.every=1000",
                                   "model.dropout=0.0", "train.label_smoothing=0.0"), fresh_run_dir)
     batch_ids = trainer.sampler.batches_of_epoch(0)[0]
     batch = make_batch(*trainer.pairs.epoch(0), batch_ids)
-
-    def loss_per_token():
-        with torch.no_grad():
-            trainer.model.eval()
-            logits = trainer.model(batch.src, batch.tgt_in)
-            return float(F.cross_entropy(logits.reshape(-1, logits.size(-1)), batch.tgt_out.reshape(-1),
-                                         ignore_index=PAD_ID))
-
-    before = loss_per_token()
+    before = loss_per_token(trainer.model, batch)
     trainer.run()
     assert trainer.step == 40
-    assert loss_per_token() < 0.8 * before
+    assert loss_per_token(trainer.model, batch) < 0.8 * before
     assert (fresh_run_dir / "best" / "model.safetensors").is_file()
     assert (fresh_run_dir / "checkpoints" / "last.pt").is_file()
 
@@ -437,16 +438,8 @@ def test_fp16_skips_an_overflowing_update_lowers_the_loss_scale_and_trains_on(fr
     trainer = Trainer(cfg, fresh_run_dir)
     trainer.loss_scaler = trainer.update.scaler = torch.amp.GradScaler("cpu", init_scale=2.0 ** 30)
     batch = make_batch(*trainer.pairs.epoch(0), list(range(16)))
-
-    def loss_per_token():
-        with torch.no_grad():
-            trainer.model.eval()
-            logits = trainer.model(batch.src, batch.tgt_in)
-            return float(F.cross_entropy(logits.reshape(-1, logits.size(-1)), batch.tgt_out.reshape(-1),
-                                         ignore_index=PAD_ID))
-
     weights = {name: p.clone() for name, p in trainer.model.named_parameters()}
-    before = loss_per_token()
+    before = loss_per_token(trainer.model, batch)
     assert trainer.update([batch], step=1) is None
     assert trainer.loss_scaler.get_scale() == 2.0 ** 29
     assert all(torch.equal(p, weights[name]) for name, p in trainer.model.named_parameters())
@@ -455,7 +448,7 @@ def test_fp16_skips_an_overflowing_update_lowers_the_loss_scale_and_trains_on(fr
     events = [json.loads(line) for line in (fresh_run_dir / "metrics.jsonl").read_text().splitlines()]
     overflows = [e for e in events if e["event"] == "overflow"]
     assert len(overflows) > cfg.train.max_nonfinite and trainer.step == 60
-    assert loss_per_token() < 0.8 * before
+    assert loss_per_token(trainer.model, batch) < 0.8 * before
     saved = load_checkpoint(fresh_run_dir / "checkpoints" / "last.pt")["loss_scale"]
     assert saved["scale"] == trainer.loss_scaler.get_scale() <= overflows[-1]["loss_scale"]
     resumed = Trainer(cfg, fresh_run_dir)
