@@ -250,11 +250,41 @@ def _sampler(lengths, seed=3):
     return TokenBatchSampler(pairs_of_lengths(*lengths), BUDGET, seed)
 
 
+def _plan(sampler, epoch):
+    """An epoch's batches as lists of indices, to compare."""
+    return [batch.tolist() for batch in sampler.batches_of_epoch(epoch)]
+
+
+def reference_batches(lengths, budget):
+    """Greedy filling as a plain loop over length-sorted pairs: the rule batch_ends computes in NumPy."""
+    batches, current, longest = [], [], 0
+    for i, length in enumerate(lengths):
+        if current and max(longest, length) * (len(current) + 1) > budget:
+            batches.append(current)
+            current, longest = [], 0
+        current.append(i)
+        longest = max(longest, length)
+    return batches + [current] if current else batches
+
+
+def test_batch_ends_fill_batches_as_the_greedy_loop_does():
+    """Random sorted lengths (some longer than the budget alone) and budgets: the same batches."""
+    from nmt.data.batching import batch_ends
+
+    rng = np.random.default_rng(0)
+    for trial in range(200):
+        lengths = np.sort(rng.integers(1, 90, rng.integers(1, 400)))
+        budget = int(rng.choice([50, 64, 300, 1000, 4096]))
+        ends = batch_ends(lengths, budget)
+        starts = [0, *ends[:-1]]
+        assert [list(range(a, b)) for a, b in zip(starts, ends)] == reference_batches(lengths.tolist(), budget)
+
+
 def test_each_epoch_serves_every_index_once_within_the_budget(lengths):
     sampler = _sampler(lengths)
     longest = np.maximum(lengths[0], lengths[1]) + 1
     for epoch in range(3):
-        batches = sampler.batches_of_epoch(epoch)
+        batches = _plan(sampler, epoch)
         flat = sorted(i for b in batches for i in b)
         assert flat == list(range(len(longest)))
         for b in batches:
@@ -266,17 +296,17 @@ def test_each_epoch_serves_every_index_once_within_the_budget(lengths):
 
 def test_batches_are_deterministic_per_seed_and_epoch(lengths):
     a, b = _sampler(lengths, seed=3), _sampler(lengths, seed=3)
-    assert a.batches_of_epoch(0) == b.batches_of_epoch(0)
-    assert a.batches_of_epoch(5) == b.batches_of_epoch(5)
-    assert a.batches_of_epoch(0) != a.batches_of_epoch(1)
-    assert a.batches_of_epoch(0) != _sampler(lengths, seed=4).batches_of_epoch(0)
+    assert _plan(a, 0) == _plan(b, 0)
+    assert _plan(a, 5) == _plan(b, 5)
+    assert _plan(a, 0) != _plan(a, 1)
+    assert _plan(a, 0) != _plan(_sampler(lengths, seed=4), 0)
 
 
 def test_iteration_runs_epoch_after_epoch(lengths):
     sampler = _sampler(lengths)
-    epoch0, epoch1 = sampler.batches_of_epoch(0), sampler.batches_of_epoch(1)
+    epoch0, epoch1 = _plan(sampler, 0), _plan(sampler, 1)
     it = iter(sampler)
-    drawn = [next(it) for _ in range(len(epoch0) + len(epoch1))]
+    drawn = [(epoch, batch.tolist()) for epoch, batch in (next(it) for _ in range(len(epoch0) + len(epoch1)))]
     assert drawn == [(0, b) for b in epoch0] + [(1, b) for b in epoch1]
 
 
@@ -291,11 +321,11 @@ def test_state_resumes_at_the_exact_next_batch(lengths, offset):
     for _ in range(k):
         next(it)
     state = sampler.state()
-    expected = [next(it) for _ in range(n_epoch0 + 3)]
+    expected = [(epoch, batch.tolist()) for epoch, batch in (next(it) for _ in range(n_epoch0 + 3))]
     resumed = _sampler(lengths)
     resumed.load_state(state)
     it2 = iter(resumed)
-    assert [next(it2) for _ in range(n_epoch0 + 3)] == expected
+    assert [(epoch, batch.tolist()) for epoch, batch in (next(it2) for _ in range(n_epoch0 + 3))] == expected
 
 
 def test_make_batch_shapes_and_padding():

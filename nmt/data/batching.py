@@ -80,6 +80,21 @@ def make_batch(src_split, tgt_split, indices):
                  n_tgt_tokens=int((tgt_out != PAD_ID).sum()))
 
 
+def batch_ends(sorted_lengths, batch_tokens):
+    """Where each batch ends in pairs sorted by length (non-decreasing), filled greedily: a batch takes the
+    next pair while (its count + 1) x that pair's length stays within `batch_tokens`, and a pair longer than
+    the budget goes alone. Lengths only grow along the order, so the pair that ends a batch is the first
+    whose length x (its position in the batch + 1) exceeds the budget, found in a window of at most
+    budget / (the batch's first length) pairs: a NumPy step per batch, not a Python step per pair."""
+    ends, start, total = [], 0, len(sorted_lengths)
+    while start < total:
+        window = sorted_lengths[start + 1:start + 1 + batch_tokens // sorted_lengths[start]]
+        over = window * np.arange(2, len(window) + 2) > batch_tokens
+        start += 1 + (int(over.argmax()) if over.any() else len(window))
+        ends.append(start)
+    return ends
+
+
 class TokenBatchSampler:
     """Batches of indices whose padded size (sentences x longest side) stays within a token budget.
 
@@ -107,19 +122,13 @@ class TokenBatchSampler:
         return np.maximum(src.lengths, tgt.lengths) + 1
 
     def batches_of_epoch(self, epoch):
+        """The epoch's batches in the order they are drawn, each an array of pair indices (views of one
+        array: no Python object per pair, so a plan of millions of pairs takes a second, not ten)."""
         lengths = self.lengths(epoch)
         rng = np.random.default_rng((self.seed, epoch))
         order = np.lexsort((rng.random(len(lengths)), lengths))
-        batches, current, longest = [], [], 0
-        for i in order:
-            longest_if_added = max(longest, lengths[i])
-            if current and longest_if_added * (len(current) + 1) > self.batch_tokens:
-                batches.append(current)
-                current, longest_if_added = [], lengths[i]
-            current.append(int(i))
-            longest = longest_if_added
-        if current:
-            batches.append(current)
+        ends = batch_ends(lengths[order], self.batch_tokens)
+        batches = np.split(order, ends[:-1]) if ends else []
         return [batches[j] for j in rng.permutation(len(batches))]
 
     def __iter__(self):
