@@ -112,28 +112,19 @@ def read_split(cfg, split):
     return ParallelText([s for s, _ in kept], [t for _, t in kept], skipped_invalid=len(pairs) - len(kept))
 
 
-def clean_pair(src, tgt, max_words, max_ratio):
-    """(source, target, None) normalised, or (None, None, why the pair is dropped): empty, too long, or
-    sides whose lengths in words differ by more than `max_ratio` times."""
-    src, tgt = normalize(src), normalize(tgt)
-    ns, nt = len(src.split()), len(tgt.split())
-    if ns == 0 or nt == 0:
-        return None, None, "empty"
-    if max(ns, nt) > max_words:
-        return None, None, "too long"
-    if max(ns, nt) / min(ns, nt) > max_ratio:
-        return None, None, "length ratio"
-    return src, tgt, None
-
-
 def clean_training_pairs(text, max_words, max_ratio):
     """Normalise and filter training pairs; returns (ParallelText, Counter of drops by reason)."""
     dropped = Counter()
     src_out, tgt_out = [], []
     for s, t in zip(text.src, text.tgt):
-        s, t, why = clean_pair(s, t, max_words, max_ratio)
-        if why:
-            dropped[why] += 1
+        s, t = normalize(s), normalize(t)
+        ns, nt = len(s.split()), len(t.split())
+        if ns == 0 or nt == 0:
+            dropped["empty"] += 1
+        elif max(ns, nt) > max_words:
+            dropped["too long"] += 1
+        elif max(ns, nt) / min(ns, nt) > max_ratio:
+            dropped["length ratio"] += 1
         else:
             src_out.append(s)
             tgt_out.append(t)

@@ -2,7 +2,8 @@
 store token ids once, report statistics.
 
 The training split streams through in chunks (nmt/data/streaming.py), so memory does not grow with the
-corpus beyond 12 bytes a pair (a hash for the duplicate count and a word count for `data.train_words`):
+corpus beyond what it keeps of each pair, 12 bytes (a hash for the duplicate count and a word count for
+`data.train_words`), and their copies while they are joined and sorted:
 
     raw pairs ─► clean (workers) ─► data/train.{src,tgt}.txt ─► (data.train_words: keep a seeded subset)
               ─► tokenizer, learned from a seeded sample of at most tokenizer.max_sentences lines

@@ -80,14 +80,15 @@ class Update:
         exchange gradients in the last backward pass only; a rank without a piece in this update (the last
         update of an epoch-limited run can have fewer batches than ranks) joins the others' exchange."""
         idle = self.ranks.any(not pieces)
-        total = 0.0
+        losses = []
         with exchange_joined(self.training_loss, enable=idle):
             for i, piece in enumerate(pieces):
                 with exchange_deferred(self.training_loss, enable=i < len(pieces) - 1):
                     loss, to_backward = self.training_loss(piece, scale, step)
                     to_backward.backward()
-                total += loss.item()
-        return total
+                losses.append(loss)
+        # read from the device once an update, not once a piece: on a GPU each read waits for the queued work
+        return torch.stack(losses).double().sum().item() if losses else 0.0
 
     def split_after_out_of_memory(self, pieces, step):
         """The update's pieces in halves, after the device ran out of memory."""
