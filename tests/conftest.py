@@ -164,16 +164,16 @@ def example_batch(seed=0, src_lengths=(5, 2, 7), tgt_len=6):
 
 def assert_step_decoding_matches_forward(model, src, tgt_in, reorder=None, beams=None):
     """encode() + decode_step() reproduce forward()'s log-probabilities at every target position,
-    also when the state rows are reordered and repeated by `reorder` after the first step, as beam
-    search does (each row must keep decoding its own prefix); `beams` is passed to reorder_state."""
+    also when the state's rows are reordered and repeated by `reorder` after the first step, as beam
+    search does (each row must keep decoding its own prefix): with `beams`, by `DecodingState.reorder` into
+    beam search's layout of `beams` rows a sentence; without, by `DecodingState.select`."""
     with torch.no_grad():
         expected = F.log_softmax(model(src, tgt_in).float(), dim=-1)
         state = model.encode(src)
-        assert all(t.size(0) == src.size(0) for t in state.values())  # batch-first
         rows = torch.arange(src.size(0))
         for t in range(tgt_in.size(1)):
             if t == 1 and reorder is not None:
-                rows, state = reorder, model.reorder_state(state, reorder, beams)
+                rows, state = reorder, state.reorder(reorder, beams) if beams else state.select(reorder)
             log_probs, state = model.decode_step(tgt_in[rows, t], state)
             assert log_probs.dtype == torch.float32
             torch.testing.assert_close(log_probs, expected[rows, t], rtol=0, atol=1e-5)

@@ -12,6 +12,7 @@ from nmt.decode.greedy import greedy_search
 from nmt.decode.penalties import max_output_lengths
 from nmt.decode.translate import Translator
 from nmt.models import Seq2Seq, build_model
+from nmt.models.state import DecodingState
 from nmt.tokenize.base import BOS_ID, EOS_ID, PAD_ID
 
 VOCAB = 13                     # ids 4..12 are ordinary tokens
@@ -169,14 +170,14 @@ class TableModel(Seq2Seq):
         self.tables = tables
 
     def encode(self, src):
-        return {"which": src[:, 0].clone(), "prefix": torch.zeros(src.size(0), 0, dtype=torch.long)}
+        return DecodingState(rows={"which": src[:, 0].clone(), "prefix": torch.zeros(src.size(0), 0, dtype=torch.long)})
 
     def decode_step(self, prev_tokens, state):
-        prefix = torch.cat([state["prefix"], prev_tokens[:, None]], dim=1)
+        prefix = torch.cat([state.rows["prefix"], prev_tokens[:, None]], dim=1)
         assert torch.all(prefix[:, 0] == BOS_ID)
         rows = [table_log_probs(self.tables[int(w)], tuple(p[1:].tolist()))
-                for w, p in zip(state["which"], prefix)]
-        return torch.stack(rows).float(), {"which": state["which"], "prefix": prefix}
+                for w, p in zip(state.rows["which"], prefix)]
+        return torch.stack(rows).float(), DecodingState(rows={"which": state.rows["which"], "prefix": prefix})
 
 
 # Beam beats greedy. Greedy takes A (.5) then A (.4): P(A A) = .5 * .4 * 1 = .20.

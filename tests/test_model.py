@@ -66,53 +66,56 @@ def test_beams_read_their_sentences_source_rows_without_copies(reorder):
     assert_step_decoding_matches_forward(model, src, tgt_in, reorder=torch.tensor(reorder))
     with torch.no_grad():
         state = model.encode(src)
-        reordered = model.reorder_state(state, torch.tensor(reorder))
-    sources = [name for name in state if name.startswith("source:")]
+        selected = state.select(torch.tensor(reorder))
     kept = sorted(set(reorder))
-    assert len(sources) == 1 + 2 * 2  # the mask, keys and values of each decoder layer
-    for name in sources:
+    assert len(state.source) == 1 + 2 * 2  # the mask, keys and values of each decoder layer
+    for name, tensor in state.source.items():
         if kept == [0, 1, 2]:
-            assert reordered[name] is state[name]  # shared by the beams, not copied for each
+            assert selected.source[name] is tensor  # shared by the beams, not copied for each
         else:
-            assert torch.equal(reordered[name], state[name][kept])  # compacted once sentences leave
-    assert reordered["source_row"].tolist() == [kept.index(row) for row in reorder]
+            assert torch.equal(selected.source[name], tensor[kept])  # compacted once sentences leave
+    assert selected.source_row.tolist() == [kept.index(row) for row in reorder]
 
 
 @pytest.mark.parametrize("reorder, beams", [([0, 0, 0, 1, 1, 1, 2, 2, 2], 3),  # the first step's layout
                                            ([0, 0, 2, 2], 2)])                 # sentence 1 left the batch
 def test_a_reorder_that_keeps_the_beam_layout_needs_no_source_rows(reorder, beams):
-    """Beam search declares its layout (`beams`): the model then derives each row's source row from the
-    sizes, so nothing of the index is read back (a wait on a GPU), and it decodes as the general reorder."""
+    """Beam search keeps its layout (`reorder`): each row's source row then follows from the layout, so
+    nothing of the index is read back (a wait on a GPU), and it decodes as the general `select`."""
     model = make_transformer(seed=6, layers=2)
     src, tgt_in = example_batch(src_lengths=(6, 3, 4), tgt_len=5)
     assert_step_decoding_matches_forward(model, src, tgt_in, reorder=torch.tensor(reorder), beams=beams)
     with torch.no_grad():
         state = model.encode(src)
-        general = model.reorder_state(state, torch.tensor(reorder))
-        declared = model.reorder_state(state, torch.tensor(reorder), beams=beams)
-    assert "source_row" not in declared and "source_row" in general
-    for name in (name for name in state if name.startswith("source:")):
-        assert torch.equal(declared[name], general[name])
-        assert (declared[name] is state[name]) == (len(set(reorder)) == 3)  # copied only to compact
+        general = state.select(torch.tensor(reorder))
+        declared = state.reorder(torch.tensor(reorder), beams)
+    assert declared.source_row is None and general.source_row is not None
+    for name, tensor in state.source.items():
+        assert torch.equal(declared.source[name], general.source[name])
+        assert (declared.source[name] is tensor) == (len(set(reorder)) == 3)  # copied only to compact
 
 
-def test_reordering_leaves_the_self_attention_history_in_place_until_the_next_step():
-    """Beam search reorders twice between steps (new beams, then finished sentences leave): the cached keys
-    and values stay where they are, the row indices compose, and the next step decodes each row's prefix."""
+@pytest.mark.parametrize("change", ["reorder", "select"])
+def test_reordering_leaves_the_self_attention_history_in_place_until_the_next_step(change):
+    """Beam search changes rows twice between steps (new beams, then finished sentences leave): the cached
+    keys and values stay where they are, the row indices compose, and the next step decodes each row's prefix."""
     model = make_transformer(seed=7, layers=2)
     src, tgt_in = example_batch(src_lengths=(6, 3, 4), tgt_len=4)
     beams, leave = torch.tensor([0, 0, 1, 1, 2, 2]), torch.tensor([0, 1, 4, 5])  # sentence 1 leaves
     with torch.no_grad():
         expected = F.log_softmax(model(src, tgt_in), dim=-1)
         _, state = model.decode_step(tgt_in[:, 0], model.encode(src))
-        reordered = model.reorder_state(model.reorder_state(state, beams), leave)
-        history = [name for name in state if name.startswith("history:")]
-        assert len(history) == 2 * 2 and all(reordered[name] is state[name] for name in history)
+        if change == "reorder":
+            reordered = state.reorder(beams, beams=2).reorder(leave)
+        else:
+            reordered = state.select(beams).select(leave)
+        assert len(state.history) == 2 * 2
+        assert all(reordered.history[name] is tensor for name, tensor in state.history.items())
         rows = beams[leave]
-        assert reordered["history_row"].tolist() == rows.tolist()
+        assert reordered.history_row.tolist() == rows.tolist()
         log_probs, after = model.decode_step(tgt_in[rows, 1], reordered)
     torch.testing.assert_close(log_probs, expected[rows, 1], rtol=0, atol=1e-5)
-    assert all(after[name].size(0) == len(rows) for name in history)
+    assert all(tensor.size(0) == len(rows) for tensor in after.history.values())
 
 
 def _embedding_outputs(model, module):

@@ -155,12 +155,14 @@ def test_encoder_output_alone_equals_in_a_padded_batch(variant):
     model = make_rnn(seed=2, **VARIANTS[variant])
     src, _ = example_batch(seed=2, src_lengths=(5, 2, 7))
     with torch.no_grad():
-        batched = model.encode(src)
+        encoded = model.encode(src)
+        batched = {**encoded.source, **encoded.rows}
         for i in range(src.size(0)):
             n = int((src[i] != PAD_ID).sum())
             alone = model.encode(src[i:i + 1, :n])
+            alone = {**alone.source, **alone.rows}
             for name in alone:
-                torch.testing.assert_close(batched[name][i:i + 1, :n] if name in ("memory", "keys", "src_mask")
+                torch.testing.assert_close(batched[name][i:i + 1, :n] if name in ("memory", "keys", "mask")
                                            else batched[name][i:i + 1], alone[name], rtol=0, atol=1e-6)
             assert torch.all(batched["memory"][i, n:] == 0)  # padding never went through the LSTM
 

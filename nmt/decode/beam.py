@@ -30,8 +30,7 @@ def beam_search(model, src, beam, lenpen, max_len_a, max_len_b, n_best=1, rules=
     with model.generation_mode():
         batch, device = src.size(0), src.device
         cap = max_output_lengths((src != PAD_ID).sum(1), max_len_a, max_len_b, model.max_positions).tolist()
-        state = model.reorder_state(model.encode(src), torch.arange(batch, device=device).repeat_interleave(beam),
-                                    beams=beam)
+        state = model.encode(src).reorder(torch.arange(batch, device=device).repeat_interleave(beam), beams=beam)
         search = _BeamState(batch, beam, device, lambda n: length_penalty(n, lenpen, length_norm))
         finished = [[] for _ in range(batch)]
         for step in range(max(cap) + 1):
@@ -44,7 +43,7 @@ def beam_search(model, src, beam, lenpen, max_len_a, max_len_b, n_best=1, rules=
                 break
             if any(done):
                 rows = search.drop(done, rows)
-            state = model.reorder_state(state, rows, beams=beam)
+            state = state.reorder(rows)
     return [sorted(hyps, key=lambda h: -h.score)[:n_best] for hyps in finished]
 
 

@@ -5,12 +5,25 @@ logsumexp(log p_i) - log N (as fairseq does): the log of the average probability
 token one member rules out can still win when the others favour it.
 """
 import math
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from nmt.errors import NmtError
 from nmt.models.base import Seq2Seq
+
+
+@dataclass(frozen=True)
+class EnsembleState:
+    """The members' decoding states side by side; a change of rows changes each the same way."""
+    members: tuple
+
+    def reorder(self, index, beams=None):
+        return EnsembleState(tuple(state.reorder(index, beams) for state in self.members))
+
+    def select(self, index):
+        return EnsembleState(tuple(state.select(index) for state in self.members))
 
 
 class Ensemble(Seq2Seq):
@@ -21,28 +34,12 @@ class Ensemble(Seq2Seq):
         self.max_positions = min(limits) if limits else None
 
     def encode(self, src):
-        """One flat state: member i's tensor `name` is stored as `i/name` (all batch-first)."""
-        return {f"{i}/{name}": t for i, m in enumerate(self.members) for name, t in m.encode(src).items()}
-
-    def reorder_state(self, state, index, beams=None):
-        """Each member reorders its own part (a member's `source:` tensors follow its own rules)."""
-        reordered = {}
-        for i, member in enumerate(self.members):
-            own = member.reorder_state(self.own_state(state, i), index, beams)
-            reordered.update({f"{i}/{name}": t for name, t in own.items()})
-        return reordered
-
-    @staticmethod
-    def own_state(state, i):
-        return {name.partition("/")[2]: t for name, t in state.items() if name.startswith(f"{i}/")}
+        return EnsembleState(tuple(member.encode(src) for member in self.members))
 
     def decode_step(self, prev_tokens, state):
-        log_probs, new_state = [], {}
-        for i, member in enumerate(self.members):
-            member_log_probs, own = member.decode_step(prev_tokens, self.own_state(state, i))
-            log_probs.append(member_log_probs)
-            new_state.update({f"{i}/{name}": t for name, t in own.items()})
-        return torch.stack(log_probs).logsumexp(dim=0) - math.log(len(self.members)), new_state
+        log_probs, states = zip(*(member.decode_step(prev_tokens, own)
+                                  for member, own in zip(self.members, state.members)))
+        return torch.stack(log_probs).logsumexp(dim=0) - math.log(len(self.members)), EnsembleState(states)
 
 
 def check_same_vocabularies(tokenizers, model_dirs):

@@ -15,6 +15,8 @@ Dropout only touches non-recurrent connections (Zaremba et al. 2014): embeddings
 layers above the first, the encoder output and the attentional vector on its way to the
 output layer; never h/c or the fed-back h~.
 """
+from dataclasses import replace
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -22,6 +24,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from nmt.models.base import Seq2Seq, reverse_source_tokens, word_dropout
 from nmt.models.dropout import Dropout
+from nmt.models.state import DecodingState
 from nmt.tokenize.base import PAD_ID
 
 
@@ -47,16 +50,18 @@ class Attention(nn.Module):
         """The part of the score that depends on the memory (B, S, H) alone: computed once per sentence."""
         return memory if self.kind == "dot" else self.key_proj(memory)
 
-    def forward(self, query, keys, memory, mask):
-        """query (B, H), keys/memory (B, S, H), mask (B, S) True on real tokens
+    def forward(self, query, keys, memory, mask, beams=1):
+        """query (B, H), keys/memory (B/g, S, H), mask (B/g, S) True on real tokens, g = `beams`: the g
+        queries of a sentence (its beams) read its one row of keys and memory together
         -> context (B, H), weights (B, S) summing to 1 over real tokens, exactly 0 on padding."""
+        queries = query.view(-1, beams, query.size(-1))  # (B/g, g, H)
         if self.kind == "additive":
-            scores = self.v(torch.tanh(keys + self.query_proj(query)[:, None])).squeeze(-1)
+            scores = self.v(torch.tanh(keys[:, None] + self.query_proj(queries)[:, :, None])).squeeze(-1)
         else:  # dot: q . k; general: q . (W_a k), with W_a k precomputed in keys()
-            scores = torch.bmm(keys, query[:, :, None]).squeeze(-1)
-        weights = torch.softmax(scores.float().masked_fill(~mask, float("-inf")), dim=-1)
-        context = torch.bmm(weights[:, None].to(memory.dtype), memory).squeeze(1)
-        return context, weights
+            scores = torch.bmm(keys, queries.transpose(1, 2)).transpose(1, 2)
+        weights = torch.softmax(scores.float().masked_fill(~mask[:, None], float("-inf")), dim=-1)  # (B/g, g, S)
+        context = torch.bmm(weights.to(memory.dtype), memory)
+        return context.view(query.shape), weights.view(len(query), -1)
 
 
 def _norms(layer_norm, size, count):
@@ -135,33 +140,36 @@ class RNNModel(Seq2Seq):
         return self.emb_dropout(self.tgt_embed(word_dropout(tokens, self.word_dropout, self.training)))
 
     def encode(self, src):
-        """State: memory and keys (B, S, H), src_mask (B, S), h and c (B, layers, H), feed (B, H)."""
+        """State: per sentence memory and keys (B, S, H) and src_mask (B, S) (`source`); per row h and c
+        (B, layers, H) and, with input feeding, feed (B, H) (`rows`)."""
         mask = src != PAD_ID
         memory, (h, c) = self.encoder(self.embed_source(src), mask.sum(1))
         shape = (src.size(0), self.decoder_layers, self.hidden)
-        state = {"memory": memory, "keys": self.attention.keys(memory), "src_mask": mask,
-                 "h": torch.tanh(self.bridge_h(h)).view(shape), "c": torch.tanh(self.bridge_c(c)).view(shape)}
+        rows = {"h": torch.tanh(self.bridge_h(h)).view(shape), "c": torch.tanh(self.bridge_c(c)).view(shape)}
         if self.input_feeding:
-            state["feed"] = memory.new_zeros(src.size(0), self.hidden)
-        return state
+            rows["feed"] = memory.new_zeros(src.size(0), self.hidden)
+        source = {"memory": memory, "keys": self.attention.keys(memory), "mask": mask}
+        return DecodingState(source=source, rows=rows)
 
     def step(self, emb, state):
         """One decoder step from the embedded previous token emb (B, E).
         Returns the attentional vector h~ (B, H), the attention weights (B, S) and the new state."""
-        x = torch.cat([emb, state["feed"]], dim=-1) if self.input_feeding else emb
+        rows = state.rows
+        x = torch.cat([emb, rows["feed"]], dim=-1) if self.input_feeding else emb
         hs, cs = [], []
         for i, (cell, norm) in enumerate(zip(self.cells, self.norms)):
             inputs = x if i == 0 else self.dropout(x)
-            h, c = cell(inputs, (state["h"][:, i], state["c"][:, i]))
+            h, c = cell(inputs, (rows["h"][:, i], rows["c"][:, i]))
             hs.append(h)
             cs.append(c)
             x = norm(h + inputs if self.residual and i > 0 else h)
-        context, weights = self.attention(x, state["keys"], state["memory"], state["src_mask"])
+        source, beams = state.source_by_group()
+        context, weights = self.attention(x, source["keys"], source["memory"], source["mask"], beams)
         attentional = torch.tanh(self.combine_norm(self.combine(torch.cat([context, x], -1))))
-        state = dict(state, h=torch.stack(hs, 1), c=torch.stack(cs, 1))
+        rows = dict(rows, h=torch.stack(hs, 1), c=torch.stack(cs, 1))
         if self.input_feeding:
-            state["feed"] = attentional
-        return attentional, weights, state
+            rows["feed"] = attentional
+        return attentional, weights, replace(state, rows=rows)
 
     def project(self, attentional):
         """(..., H) attentional vectors -> (..., V) output scores."""

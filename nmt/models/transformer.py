@@ -6,13 +6,15 @@ keeps each decoder layer's self-attention keys/values and the encoder's projecte
 keys/values in the decoding state, so a step costs one position, not the prefix.
 """
 import math
+from dataclasses import replace
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from nmt.models.base import HISTORY, SOURCE, Seq2Seq, beams_per_source, reverse_source_tokens, word_dropout
+from nmt.models.base import Seq2Seq, reverse_source_tokens, word_dropout
 from nmt.models.dropout import Dropout, relu_dropout
+from nmt.models.state import DecodingState
 from nmt.tokenize.base import PAD_ID
 
 
@@ -26,15 +28,18 @@ def sinusoidal_positions(max_positions, d_model):
 
 
 def continue_history(past, rows, new):
-    """Rows `rows` of `past` (B0, H, T, D/H) followed by `new` (B, H, 1, D/H) as position T. The rows are
-    gathered straight into the result: one copy of the prefix a step, where reordering it after a step
-    and concatenating at the next took two."""
+    """Rows `rows` of `past` (B0, H, T, D/H) (all of them, in order, when `rows` is None) followed by `new`
+    (B, H, 1, D/H) as position T. The rows are gathered straight into the result: one copy of the prefix a
+    step, where reordering it after a step and concatenating at the next took two."""
     if torch.is_grad_enabled() and (past.requires_grad or new.requires_grad):
         # training through decode_step (per-step scheduled sampling): out= copies are invisible to autograd
-        return torch.cat([past.index_select(0, rows), new], dim=2)
+        return torch.cat([past if rows is None else past.index_select(0, rows), new], dim=2)
     length = past.size(2)
     out = new.new_empty(new.size(0), new.size(1), length + new.size(2), new.size(3))
-    torch.index_select(past, 0, rows, out=out[:, :, :length])
+    if rows is None:
+        out[:, :, :length] = past
+    else:
+        torch.index_select(past, 0, rows, out=out[:, :, :length])
     out[:, :, length:] = new
     return out
 
@@ -137,7 +142,7 @@ class DecoderLayer(nn.Module):
 
     def forward(self, x, memory_kv, src_mask, cache=None, beams=1):
         """x: (B, T, D). With `cache` (keys, values of earlier positions, and the row of them each row of x
-        continues) x is the next position alone; without it the causal mask hides the future.
+        continues, None: the same row) x is the next position alone; without it the causal mask hides the future.
         Returns the new x and the keys/values of every position so far.
         With `beams` g, memory_kv and src_mask have a row per g rows of x (the beams of a sentence)."""
         self_sub, cross_sub, ff_sub = self.subs
@@ -225,28 +230,24 @@ class Transformer(Seq2Seq):
 
     def encode(self, src):
         """State: per sentence the source mask and each decoder layer's cross-attention keys/values
-        (`source:`, never copied for beams); the self-attention keys/values of the positions decoded so far
-        (`history:`, gathered only when a step appends to them); per row its history row. Row r reads
-        source row r (`Seq2Seq.reorder_state` keeps track once rows are reordered)."""
+        (`source`), per layer the self-attention keys/values of the positions decoded so far (`history`)."""
         memory, src_mask = self.run_encoder(src)
-        state = {f"{SOURCE}mask": src_mask, "history_row": torch.arange(src.size(0), device=src.device)}
+        source, history = {"mask": src_mask}, {}
         empty = memory.new_zeros(src.size(0), 0, self.d_model)
         for i, layer in enumerate(self.decoder_layers):
-            state[f"{SOURCE}k.{i}"], state[f"{SOURCE}v.{i}"] = layer.cross_attn.keys_values(memory)
-            state[f"{HISTORY}k.{i}"], state[f"{HISTORY}v.{i}"] = layer.self_attn.keys_values(empty)
-        return state
+            source[f"keys.{i}"], source[f"values.{i}"] = layer.cross_attn.keys_values(memory)
+            history[f"keys.{i}"], history[f"values.{i}"] = layer.self_attn.keys_values(empty)
+        return DecodingState(source=source, history=history)
 
     def decode_step(self, prev_tokens, state):
-        step = state[f"{HISTORY}k.0"].size(2)  # positions decoded so far
+        step = state.history["keys.0"].size(2)  # positions decoded so far
         x = self.embed(self.tgt_embed, prev_tokens[:, None], start=step)
-        sources = {name: t for name, t in state.items() if name.startswith(SOURCE)}
-        beams = beams_per_source(state, len(x), len(sources[f"{SOURCE}mask"]))
-        if beams is None:  # rows in another order than beam search keeps: give each row a copy of its source
-            sources, beams = {name: t.index_select(0, state["source_row"]) for name, t in sources.items()}, 1
-        new_state = {**state, "history_row": torch.arange(len(x), device=x.device)}
+        source, beams = state.source_by_group()
+        history = {}
         for i, layer in enumerate(self.decoder_layers):
-            memory_kv = (sources[f"{SOURCE}k.{i}"], sources[f"{SOURCE}v.{i}"])
-            history = (state[f"{HISTORY}k.{i}"], state[f"{HISTORY}v.{i}"], state["history_row"])
-            x, (k, v) = layer(x, memory_kv, sources[f"{SOURCE}mask"], cache=history, beams=beams)
-            new_state.update({f"{HISTORY}k.{i}": k, f"{HISTORY}v.{i}": v})
-        return F.log_softmax(self.project(x[:, 0]).float(), dim=-1), new_state
+            keys, values = f"keys.{i}", f"values.{i}"
+            cache = (state.history[keys], state.history[values], state.history_row)
+            x, (history[keys], history[values]) = layer(x, (source[keys], source[values]), source["mask"],
+                                                        cache=cache, beams=beams)
+        log_probs = F.log_softmax(self.project(x[:, 0]).float(), dim=-1)
+        return log_probs, replace(state, history=history, history_row=None)
