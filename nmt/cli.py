@@ -21,30 +21,26 @@ def _config_args(parser):
 
 def _decoder_args(p):
     """The model and search flags `nmt translate` and `nmt serve` share."""
-    from nmt.decode.options import add_search_flags
+    from nmt.decode.options import BATCH_OPTIONS, SEARCH_OPTIONS, add_flags
 
     p.add_argument("--model", type=Path, nargs="+", required=True,
                    help="exported model directory (a run's best/); several: an ensemble averaging probabilities")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
-    p.add_argument("--batch-size", type=int, help="sentences per batch (at most)")
-    p.add_argument("--batch-tokens", type=int, help="source tokens per batch, padding included; 0 = no limit")
-    add_search_flags(p.add_argument_group("search (defaults: the model's decode settings)"))
+    add_flags(p, BATCH_OPTIONS)
+    add_flags(p.add_argument_group("search (defaults: the model's decode settings)"), SEARCH_OPTIONS)
     speed = p.add_argument_group("precision")
     speed.add_argument("--dtype", default="fp32", help="weights' type: fp32 | bf16 | fp16 (CUDA only)")
     speed.add_argument("--quantize", choices=["int8"], help="int8 linear layers (dynamic quantisation, CPU only)")
 
 
 def _translate_args(p):
+    from nmt.decode.options import SAMPLING_OPTIONS, add_flags
+
     _decoder_args(p)
     p.add_argument("--input", type=Path, help="input file (default: stdin)")
     p.add_argument("--output", type=Path, help="output file (default: stdout)")
     p.add_argument("--chunk-lines", type=int, default=100_000, help="lines read, translated and written at a time")
-    sample = p.add_argument_group("sampling (instead of search)")
-    sample.add_argument("--sample", action="store_true", help="draw each output token at random")
-    sample.add_argument("--temperature", type=float, default=1.0, help="< 1 sharper, > 1 flatter")
-    sample.add_argument("--top-k", type=int, default=0, help="draw among the k most probable tokens; 0 = all")
-    sample.add_argument("--top-p", type=float, default=1.0, help="draw among the fewest tokens holding p")
-    sample.add_argument("--seed", type=int, default=0, help="line i draws from a generator seeded by (seed, i)")
+    add_flags(p.add_argument_group("sampling (instead of search)"), SAMPLING_OPTIONS)
 
 
 def _serve_args(p):
@@ -212,15 +208,15 @@ def _open_input(path):
 
 
 # the numeric flags of translate and serve that are not decode settings (each command has some of them)
-_AT_LEAST = {"chunk_lines": 1, "top_k": 0, "max_lines": 1, "max_chars": 1, "max_queued": 1}
+_AT_LEAST = {"chunk_lines": 1, "max_lines": 1, "max_chars": 1, "max_queued": 1}
 _NOT_NEGATIVE = ("max_wait_ms",)
 
 
 def _decoder_options(args):
     """The decode settings given on the command line (None: the model's)."""
-    from nmt.decode.options import SEARCH_OPTIONS
+    from nmt.decode.options import DecodeConfig
 
-    return {name: getattr(args, name) for name in (*SEARCH_OPTIONS, "batch_size", "batch_tokens")}
+    return {name: getattr(args, name) for name in DecodeConfig.model_fields if hasattr(args, name)}
 
 
 def _check_decoder_flags(args):
@@ -240,10 +236,6 @@ def _check_decoder_flags(args):
 
 def _check_translate_flags(args):
     _check_decoder_flags(args)
-    if args.temperature <= 0 or not 0 < args.top_p <= 1:
-        raise NmtError("--temperature must be > 0 and --top-p in (0, 1]")
-    if args.sample and ((args.beam or 1) > 1 or (args.n_best or 1) > 1):
-        raise NmtError("--sample draws one output per line: leave out --beam and --n-best")
     if args.output is not None and args.output.is_dir():
         raise NmtError(f"--output {args.output}: is a directory, not a file")
 
@@ -251,13 +243,11 @@ def _check_translate_flags(args):
 def _make_translator(args, device):
     from nmt.decode.load import load_for_decoding
     from nmt.decode.options import flag, with_options
-    from nmt.decode.sampling import Sampling
     from nmt.decode.translate import Translator
 
     model, tokenizers, decode_cfg = load_for_decoding(args.model, device, args.dtype, args.quantize)
-    settings = with_options(decode_cfg, _decoder_options(args), name=flag)
-    sampling = Sampling(args.temperature, args.top_k, args.top_p, args.seed) if args.sample else None
-    return Translator.from_config(model, tokenizers, device, settings, n_best=args.n_best or 1, sampling=sampling)
+    options = dict(_decoder_options(args), n_best=args.n_best or 1)  # one translation a line unless asked
+    return Translator(model, tokenizers, device, with_options(decode_cfg, options, name=flag))
 
 
 def _format(nbest, with_scores):

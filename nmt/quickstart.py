@@ -33,7 +33,7 @@ def quickstart(run_dir, max_time, log=print):
     train(cfg, run.root)
     log(f"== translating {corpus / 'test.en'} with beam {cfg.decode.beam}")
     model, tokenizers, decode = load_model(run.best)
-    hypotheses = Translator.from_config(model, tokenizers, "cpu", decode).translate(read_lines(corpus / "test.en"))
+    hypotheses = Translator(model, tokenizers, "cpu", decode).translate(read_lines(corpus / "test.en"))
     (run.root / "test.hyp.toy").write_text("".join(h + "\n" for h in hypotheses), encoding="utf-8")
     scores = score_corpus(hypotheses, read_lines(corpus / "test.toy"))
     log(format_scores(scores))

@@ -48,7 +48,7 @@ def training_figures(metrics_path, skip_steps=50):
 def decoding_figures(model_dir, sources, references, beam, batch_size):
     torch.set_num_threads(os.cpu_count())
     model, tokenizers, decode = load_model(model_dir)
-    translator = Translator.from_config(model, tokenizers, "cpu", decode, beam=beam, batch_size=batch_size)
+    translator = Translator(model, tokenizers, "cpu", decode, beam=beam, batch_size=batch_size)
     tick = time.perf_counter()
     results = translator.translate_nbest(sources)
     seconds = time.perf_counter() - tick

@@ -49,8 +49,8 @@ def nmt_engine(model_dir, precision, device, batch):
     model = model.to(device)
 
     def translate(sources, beam):
-        translator = Translator.from_config(model, tokenizers, device, decode, beam=beam, batch_size=batch,
-                                            lenpen=ALPHA, length_norm="plain")
+        translator = Translator(model, tokenizers, device, decode, beam=beam, batch_size=batch,
+                                lenpen=ALPHA, length_norm="plain")
         return [nbest[0].text for nbest in translator.translate_nbest(sources)]
     return translate
 

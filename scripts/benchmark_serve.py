@@ -39,7 +39,7 @@ class Offline:
 
     def __init__(self, model_dir, beam, precision):
         model, tokenizers, decode = load_for_decoding([model_dir], "cpu", *precision)
-        self.translator = Translator.from_config(model, tokenizers, "cpu", decode, beam=beam)
+        self.translator = Translator(model, tokenizers, "cpu", decode, beam=beam)
 
     def run(self, lines):
         """(translations, sentences per second)."""

@@ -18,6 +18,10 @@ from nmt.config import load_config  # noqa: E402
 from nmt.data.batching import pad  # noqa: E402
 from nmt.data.preprocess import preprocess  # noqa: E402
 from nmt.data.toy import write_toy_corpus  # noqa: E402
+from nmt.decode.beam import BeamSearch  # noqa: E402
+from nmt.decode.greedy import GreedySearch  # noqa: E402
+from nmt.decode.rules import SearchRules  # noqa: E402
+from nmt.decode.sampling import SamplingSearch  # noqa: E402
 from nmt.models.transformer import Transformer  # noqa: E402
 from nmt.tokenize import load_tokenizers  # noqa: E402
 from nmt.tokenize.base import BOS_ID, EOS_ID  # noqa: E402
@@ -177,3 +181,24 @@ def assert_step_decoding_matches_forward(model, src, tgt_in, reorder=None, beams
             log_probs, state = model.decode_step(tgt_in[rows, t], state)
             assert log_probs.dtype == torch.float32
             torch.testing.assert_close(log_probs, expected[rows, t], rtol=0, atol=1e-5)
+
+
+# --- the searches, called as the decoding tests call them -----------------------------------------------
+
+def greedy_search(model, src, max_len_a, max_len_b, rules=SearchRules()):
+    """Greedy search's outputs (EOS excluded) and their log-probabilities, one per source row."""
+    outputs = [nbest[0] for nbest in GreedySearch(max_len_a, max_len_b, rules).run(model, src)]
+    return [h.tokens for h in outputs], [h.score for h in outputs]
+
+
+def sample_search(model, src, max_len_a, max_len_b, lines, rules=SearchRules(), **sampling):
+    """Sampled outputs and their log-probabilities, one per source row (row i is input line lines[i])."""
+    outputs = [nbest[0] for nbest in SamplingSearch(**sampling, max_len_a=max_len_a, max_len_b=max_len_b,
+                                                    rules=rules).run(model, src, lines)]
+    return [h.tokens for h in outputs], [h.score for h in outputs]
+
+
+def beam_search(model, src, beam, lenpen, max_len_a, max_len_b, n_best=1, rules=SearchRules(), length_norm="gnmt"):
+    """n_best Hypotheses per source row, best first."""
+    return BeamSearch(beam, lenpen, length_norm, n_best, max_len_a=max_len_a, max_len_b=max_len_b,
+                      rules=rules).run(model, src)

@@ -5,10 +5,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from conftest import make_transformer
+from conftest import beam_search, greedy_search, make_transformer
 from nmt.data.batching import pad
-from nmt.decode.beam import beam_search
-from nmt.decode.greedy import greedy_search
 from nmt.decode.penalties import max_output_lengths
 from nmt.decode.translate import Translator
 from nmt.models import Seq2Seq, build_model

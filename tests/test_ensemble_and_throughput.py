@@ -5,13 +5,10 @@ import copy
 import pytest
 import torch
 
-from conftest import make_transformer
+from conftest import beam_search, greedy_search, make_transformer, sample_search
 from nmt.data.batching import pad
-from nmt.decode.beam import beam_search
 from nmt.decode.ensemble import Ensemble, check_same_vocabularies
-from nmt.decode.greedy import greedy_search
 from nmt.decode.precision import cast_weights, quantize_int8
-from nmt.decode.sampling import Sampling, sample_search
 from nmt.decode.translate import Translator
 from nmt.errors import NmtError
 from nmt.models import build_model
@@ -33,8 +30,7 @@ def beam(model, src, lines):
 
 
 def sample(model, src, lines):
-    tokens, scores = sample_search(model, src, MAX_LEN_A, MAX_LEN_B, Sampling(temperature=1.3, top_p=0.9, seed=11),
-                                   lines)
+    tokens, scores = sample_search(model, src, MAX_LEN_A, MAX_LEN_B, lines, temperature=1.3, top_p=0.9, seed=11)
     return [[(t, s)] for t, s in zip(tokens, scores)]
 
 
@@ -141,7 +137,7 @@ def test_token_budget_batches_hold_the_budget_and_change_no_output(parts, monkey
     assert all(size <= 40 or len(batch) == 1 for size, batch in zip(padded, seen))
 
 
-@pytest.mark.parametrize("settings", [dict(beam=1), dict(beam=3, n_best=2), dict(sampling=Sampling(seed=4))],
+@pytest.mark.parametrize("settings", [dict(beam=1), dict(beam=3, n_best=2), dict(sample=True, seed=4)],
                          ids=["greedy", "beam-nbest", "sampling"])
 def test_streamed_translation_equals_translating_everything_at_once(parts, settings):
     model, tokenizers = parts
@@ -195,7 +191,7 @@ def test_cli_ensemble_sampling_and_options(parts, tiny_cfg, exported, run_cli):
     model, tokenizers = parts
 
     def in_process(**overrides):
-        translator = Translator.from_config(model, tokenizers, "cpu", tiny_cfg.decode, **overrides)
+        translator = Translator(model, tokenizers, "cpu", tiny_cfg.decode, **overrides)
         return "".join(line + "\n" for line in translator.translate(MANY_LINES))
 
     pair = run_cli("translate", "--model", exported, exported, "--device", "cpu", stdin=text)
@@ -204,7 +200,7 @@ def test_cli_ensemble_sampling_and_options(parts, tiny_cfg, exported, run_cli):
     sample = run_cli("translate", "--model", exported, "--device", "cpu", "--sample", "--top-k", "5", "--seed", "3",
                      "--chunk-lines", "2", "--batch-size", "1", stdin=text)
     assert sample.returncode == 0, sample.stderr
-    assert sample.stdout == in_process(sampling=Sampling(top_k=5, seed=3))
+    assert sample.stdout == in_process(sample=True, top_k=5, seed=3)
     options = run_cli("translate", "--model", exported, "--device", "cpu", "--min-len", "2", "--no-repeat-ngram", "2",
                       "--unk-penalty", "1", "--length-norm", "plain", "--quantize", "int8", stdin=text)
     assert options.returncode == 0 and options.stdout.count("\n") == len(MANY_LINES), options.stderr
@@ -217,7 +213,7 @@ def test_cli_ensemble_sampling_and_options(parts, tiny_cfg, exported, run_cli):
     (["--length-norm", "average"], "--length-norm: Input should be 'gnmt' or 'plain'"),
     (["--n-best", "3"], "decode.n_best (3) must not exceed decode.beam (2)"),  # the model's beam, once loaded
     (["--sample", "--beam", "4"], "--sample draws one output per line"),
-    (["--top-p", "0"], "--top-p in (0, 1]"),
+    (["--top-p", "0"], "--top-p: Input should be greater than 0"),
     (["--dtype", "bf16", "--quantize", "int8"], "--quantize int8 converts fp32 weights"),
     (["--dtype", "fp16"], "--dtype fp16 needs a CUDA device"),
 ])

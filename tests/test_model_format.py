@@ -29,7 +29,7 @@ def test_a_model_directory_of_nmt_0_1_translates_as_it_did(family, beam):
     model, tokenizers, decode_cfg = load_model(FIXTURES / family)
     source = (FIXTURES / "source.txt").read_text(encoding="utf-8").splitlines()
     expected = [line.split("\t") for line in (FIXTURES / f"{family}.beam{beam}.txt").read_text().splitlines()]
-    got = Translator.from_config(model, tokenizers, "cpu", decode_cfg, beam=beam).translate_nbest(source)
+    got = Translator(model, tokenizers, "cpu", decode_cfg, beam=beam).translate_nbest(source)
     assert [n[0].text for n in got] == [text for text, _ in expected]
     assert [n[0].score for n in got] == pytest.approx([float(score) for _, score in expected], abs=1e-4)
 

@@ -5,11 +5,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import VOCAB, assert_step_decoding_matches_forward, example_batch, make_transformer, tiny_config
+from conftest import (VOCAB, assert_step_decoding_matches_forward, beam_search, example_batch, greedy_search,
+                      make_transformer, tiny_config)
 from nmt.config import DecodeConfig, load_config
 from nmt.data.batching import pad
-from nmt.decode.beam import beam_search
-from nmt.decode.greedy import greedy_search
 from nmt.decode.translate import Translator
 from nmt.errors import NmtError
 from nmt.export import export_model, load_model
@@ -109,7 +108,7 @@ def test_trained_reversed_rnn_best_model_translates_like_the_trainer(fresh_run_d
     lines = trainer.valid_src
 
     def translate(m, toks):
-        return Translator.from_config(m, toks, "cpu", decode_cfg, beam=2, n_best=1).translate(lines)
+        return Translator(m, toks, "cpu", decode_cfg, beam=2, n_best=1).translate(lines)
 
     assert translate(model, tokenizers) == translate(trainer.model, trainer.tokenizers)
 

@@ -1,17 +1,22 @@
 """Search options, one unit each (min length, no-repeat-ngram, unk penalty, length normalisation),
-the sampling decoder, and exhaustive search as the reference a wide beam must match."""
+the sampling decoder, exhaustive search as the reference a wide beam must match, and the decode section
+as the one declaration of the options (flags, checks, the search it picks)."""
+import argparse
 import itertools
 
 import pytest
 import torch
 
-from conftest import make_transformer
+from conftest import beam_search, greedy_search, make_transformer, sample_search
+from nmt.cli import build_parser
 from nmt.data.batching import pad
-from nmt.decode.beam import beam_search
-from nmt.decode.greedy import greedy_search
+from nmt.decode.beam import BeamSearch
+from nmt.decode.greedy import GreedySearch
+from nmt.decode.options import BATCH_OPTIONS, SAMPLING_OPTIONS, SEARCH_OPTIONS, DecodeConfig, flag
 from nmt.decode.penalties import length_penalty
 from nmt.decode.rules import SearchRules, block_repeated_ngrams
-from nmt.decode.sampling import Sampling, draw, filter_log_probs, sample_search, sentence_generator
+from nmt.decode.sampling import SamplingSearch, draw, filter_log_probs, sentence_generator
+from nmt.decode.translate import search_for
 from nmt.tokenize.base import BOS_ID, EOS_ID, UNK_ID
 from test_decode import (NEVER_ENDS, A, B, TableModel, eos_leaning_model, one_source, path_log_prob,
                          random_sources, rescore)
@@ -131,7 +136,7 @@ def test_sampling_is_reproducible_and_depends_on_the_seed():
     model = eos_leaning_model(0)
     src = pad(random_sources(0))
     lines = list(range(src.size(0)))
-    runs = [sample_search(model, src, 1.0, 3, Sampling(seed=seed), lines)[0] for seed in (1, 1, 2)]
+    runs = [sample_search(model, src, 1.0, 3, lines, seed=seed)[0] for seed in (1, 1, 2)]
     assert runs[0] == runs[1]
     assert runs[0] != runs[2]
 
@@ -140,7 +145,7 @@ def test_sampling_with_top_k_one_is_greedy():
     model = eos_leaning_model(1)
     src = pad(random_sources(1))
     greedy = greedy_search(model, src, 1.0, 3)
-    sampled = sample_search(model, src, 1.0, 3, Sampling(top_k=1, seed=5), list(range(src.size(0))))
+    sampled = sample_search(model, src, 1.0, 3, list(range(src.size(0))), top_k=1, seed=5)
     assert sampled[0] == greedy[0]
     assert sampled[1] == pytest.approx(greedy[1], abs=1e-5)
 
@@ -148,7 +153,30 @@ def test_sampling_with_top_k_one_is_greedy():
 def test_sampled_scores_are_the_models_log_probabilities():
     model = eos_leaning_model(2)
     sources = random_sources(2)
-    tokens, scores = sample_search(model, pad(sources), 1.0, 3, Sampling(temperature=1.5, seed=3),
-                                   list(range(len(sources))))
+    tokens, scores = sample_search(model, pad(sources), 1.0, 3, list(range(len(sources))), temperature=1.5,
+                                   seed=3)
     for source, output, score in zip(sources, tokens, scores):
         assert score == pytest.approx(rescore(model, source, output), abs=1e-4)
+
+
+# --- one declaration: the decode section ---------------------------------------------------------------
+
+@pytest.mark.parametrize("name", [*SEARCH_OPTIONS, *BATCH_OPTIONS, *SAMPLING_OPTIONS])
+def test_every_decoding_flag_is_made_from_its_field_in_the_decode_section(name):
+    commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)).choices
+    translate = commands["translate"]
+    action = translate._option_string_actions[flag(name)]
+    assert action.help == DecodeConfig.model_fields[name].description
+    assert translate.parse_args(["--model", "m"]).__dict__[name] is None  # not given: the model's setting
+
+
+@pytest.mark.parametrize("settings, search", [
+    (dict(beam=1), GreedySearch), (dict(beam=3), BeamSearch), (dict(beam=1, n_best=1, sample=True), SamplingSearch),
+    (dict(beam=5, sample=True), SamplingSearch)])  # the section's beam is unused when sampling
+def test_the_decode_section_picks_the_search(settings, search):
+    assert type(search_for(DecodeConfig(**settings))) is search
+
+
+def test_sampling_with_n_best_is_refused_by_the_section():
+    with pytest.raises(ValueError, match="sampling draws one output per line"):
+        DecodeConfig(beam=3, n_best=2, sample=True)

@@ -144,8 +144,8 @@ def test_training_batches_hold_their_epochs_pieces_and_validation_and_translate_
     run = RunDir(fresh_run_dir)
     text, stored = read_lines(run.train_text("src"))[:50], dataset.load_split(run.data, "train")[0]
     model, exported_tokenizers, decode_cfg = load_model(run.best)
-    for translator in (Translator.from_config(trainer.model, trainer.tokenizers, "cpu", trainer.cfg.decode),
-                       Translator.from_config(model, exported_tokenizers, "cpu", decode_cfg)):
+    for translator in (Translator(trainer.model, trainer.tokenizers, "cpu", trainer.cfg.decode),
+                       Translator(model, exported_tokenizers, "cpu", decode_cfg)):
         for _ in range(2):
             assert [translator.encode_source(line) for line in text] == _sentences(stored)[:50]
 

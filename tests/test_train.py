@@ -381,7 +381,7 @@ def resume_runs(toy_corpus, run_dir, tmp_path_factory):
 
 
 def _translations(model, tokenizers, cfg, lines, beam=2):
-    translator = Translator.from_config(model, tokenizers, "cpu", cfg.decode, beam=beam, n_best=1)
+    translator = Translator(model, tokenizers, "cpu", cfg.decode, beam=beam, n_best=1)
     return [(n[0].text, n[0].score) for n in translator.translate_nbest(lines)]
 
 
@@ -648,6 +648,6 @@ def test_a_wordpiece_model_exported_to_best_translates_the_same_after_reload(toy
     assert tokenizers.src.kind == tokenizers.tgt.kind == "wordpiece" and not tokenizers.joint
     assert tokenizers.src.pieces() == trainer.tokenizers.src.pieces()
     lines = trainer.valid_src
-    expected = Translator.from_config(trainer.model, trainer.tokenizers, "cpu", decode_cfg).translate(lines)
-    assert Translator.from_config(model, tokenizers, "cpu", decode_cfg).translate(lines) == expected
+    expected = Translator(trainer.model, trainer.tokenizers, "cpu", decode_cfg).translate(lines)
+    assert Translator(model, tokenizers, "cpu", decode_cfg).translate(lines) == expected
     assert any(expected)

@@ -4,21 +4,11 @@ Every sentence draws from its own random generator, seeded from the user's seed 
 line number. So a sentence gets the same sample alone, in any batch, in any length-sorted order
 and in any streamed chunk; and two equal input lines still get independent samples.
 """
-from dataclasses import dataclass
-
 import numpy as np
 import torch
 
-from nmt.decode.greedy import step_by_step
-from nmt.decode.rules import NEG_INF, SearchRules
-
-
-@dataclass(frozen=True)
-class Sampling:
-    temperature: float = 1.0  # < 1 sharpens the distribution, > 1 flattens it
-    top_k: int = 0            # sample among the k most probable tokens; 0 = all
-    top_p: float = 1.0        # sample among the fewest tokens holding this much probability; 1 = all
-    seed: int = 0
+from nmt.decode.greedy import GreedySearch
+from nmt.decode.rules import NEG_INF
 
 
 def sentence_generator(seed, line):
@@ -52,13 +42,18 @@ def draw(scores, generators):
     return tokens.clamp(max=scores.size(-1) - 1)
 
 
-def sample_search(model, src, max_len_a, max_len_b, sampling, lines, rules=SearchRules()):
-    """Token lists (EOS excluded) and their log-probabilities under the model (EOS included, before
-    temperature and filtering), one per source row; row i is input line `lines[i]`."""
-    generators = [sentence_generator(sampling.seed, line) for line in lines]
+class SamplingSearch(GreedySearch):
+    """Greedy search's loop with each token drawn at random; a row's score is its log-probability under
+    the model (EOS included), before temperature and filtering."""
 
-    def pick(log_probs):
-        tokens = draw(filter_log_probs(log_probs, sampling.temperature, sampling.top_k, sampling.top_p), generators)
+    def __init__(self, temperature=1.0, top_k=0, top_p=1.0, seed=0, **limits):
+        super().__init__(**limits)
+        self.temperature, self.top_k, self.top_p, self.seed = temperature, top_k, top_p, seed
+
+    def start(self, state, caps, device, lines):
+        self.generators = [sentence_generator(self.seed, line) for line in lines]
+        return super().start(state, caps, device, lines)
+
+    def pick(self, log_probs):
+        tokens = draw(filter_log_probs(log_probs, self.temperature, self.top_k, self.top_p), self.generators)
         return log_probs.gather(1, tokens[:, None]).squeeze(1), tokens
-
-    return step_by_step(model, src, max_len_a, max_len_b, rules, pick)

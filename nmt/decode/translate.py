@@ -11,10 +11,11 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from nmt.data.batching import source_tensor
 from nmt.data.corpus import normalize
-from nmt.decode.beam import beam_search
-from nmt.decode.greedy import greedy_search
+from nmt.decode.beam import BeamSearch
+from nmt.decode.greedy import GreedySearch
+from nmt.decode.options import DecodeConfig, with_options
 from nmt.decode.rules import SearchRules
-from nmt.decode.sampling import sample_search
+from nmt.decode.sampling import SamplingSearch
 
 # a model can emit byte pieces that decode to line breaks: they become spaces, so that output line i
 # stays the answer to input line i (these are what str.splitlines breaks at, plus the n-best tab)
@@ -33,32 +34,29 @@ class Translation:
     tokens: list = field(repr=False)
 
 
-class Translator:
-    """Greedy (beam 1), beam search, or sampling when `sampling` (a Sampling) is given."""
+def search_for(settings):
+    """The search a DecodeConfig asks for: sampling, greedy (beam 1, one output) or beam search."""
+    limits = dict(max_len_a=settings.max_len_a, max_len_b=settings.max_len_b,
+                  rules=SearchRules(settings.min_len, settings.no_repeat_ngram, settings.unk_penalty))
+    if settings.sample:
+        return SamplingSearch(settings.temperature, settings.top_k, settings.top_p, settings.seed, **limits)
+    if settings.beam == 1 and settings.n_best == 1:
+        return GreedySearch(**limits)
+    return BeamSearch(settings.beam, settings.lenpen, settings.length_norm, settings.n_best, **limits)
 
-    def __init__(self, model, tokenizers, device, beam=5, lenpen=1.0, max_len_a=1.5, max_len_b=10,
-                 batch_size=64, n_best=1, max_source_tokens=None, rules=SearchRules(), length_norm="gnmt",
-                 sampling=None, batch_tokens=0):
+
+class Translator:
+    """Translates as `settings` (a DecodeConfig) says, some of its fields overridden by `options`
+    (beam=1, ...; None keeps the setting; a value the section refuses is an NmtError)."""
+
+    def __init__(self, model, tokenizers, device, settings=DecodeConfig(), **options):
         self.model, self.tokenizers, self.device = model, tokenizers, device
-        self.beam, self.lenpen, self.n_best, self.length_norm = beam, lenpen, n_best, length_norm
-        self.rules, self.sampling = rules, sampling
-        self.max_len_a, self.max_len_b = max_len_a, max_len_b
-        self.batch_size, self.batch_tokens = batch_size, batch_tokens
+        self.settings = with_options(settings, options)
+        self.search_method = search_for(self.settings)
         # the source needs room for EOS within the model's positions
         limit = model.max_positions
-        self.max_source_tokens = max_source_tokens or (limit - 1 if limit else None)
+        self.max_source_tokens = limit - 1 if limit else None
         self.truncated = 0  # inputs cut to max_source_tokens so far
-
-    @classmethod
-    def from_config(cls, model, tokenizers, device, cfg, **overrides):
-        """A Translator with the settings of a DecodeConfig, some of them overridden (beam=1, ...)."""
-        settings = dict(beam=cfg.beam, lenpen=cfg.lenpen, max_len_a=cfg.max_len_a, max_len_b=cfg.max_len_b,
-                        batch_size=cfg.batch_size, batch_tokens=cfg.batch_tokens, n_best=cfg.n_best,
-                        length_norm=cfg.length_norm,
-                        min_len=cfg.min_len, no_repeat_ngram=cfg.no_repeat_ngram, unk_penalty=cfg.unk_penalty)
-        settings.update({k: v for k, v in overrides.items() if v is not None})
-        rules = SearchRules(*(settings.pop(k) for k in ("min_len", "no_repeat_ngram", "unk_penalty")))
-        return cls(model, tokenizers, device, rules=rules, **settings)
 
     def encode_source(self, line):
         ids = self.tokenizers.src.encode(normalize(line))
@@ -68,21 +66,9 @@ class Translator:
         return ids
 
     def decode_batch(self, id_lists, lines):
-        """n-best lists of (token list, score) for a batch of encoded sources; `lines`: their line numbers."""
+        """n-best lists of Hypotheses for a batch of encoded sources; `lines`: their line numbers."""
         with sdpa_kernel(DECODING_ATTENTION):
-            return self.search(source_tensor(id_lists).to(self.device), lines)
-
-    def search(self, src, lines):
-        limits = (self.max_len_a, self.max_len_b)
-        if self.sampling is not None:
-            tokens, scores = sample_search(self.model, src, *limits, self.sampling, lines, self.rules)
-        elif self.beam == 1 and self.n_best == 1:
-            tokens, scores = greedy_search(self.model, src, *limits, self.rules)
-        else:
-            hyps = beam_search(self.model, src, self.beam, self.lenpen, *limits, self.n_best, self.rules,
-                               self.length_norm)
-            return [[(h.tokens, h.score) for h in nbest] for nbest in hyps]
-        return [[(t, s)] for t, s in zip(tokens, scores)]
+            return self.search_method.run(self.model, source_tensor(id_lists).to(self.device), lines)
 
     def translate_nbest(self, lines, first_line=0, progress=lambda sentences: None):
         """For each input line, a list of n_best Translations (empty ones for an empty line).
@@ -90,13 +76,14 @@ class Translator:
         `first_line` numbers the lines (sampling seeds each line by its number); `progress(n)` is
         called after each batch with the number of lines it translated."""
         encoded = [self.encode_source(line) for line in lines]
-        results = [[Translation("", 0.0, [])] * self.n_best for _ in lines]  # same columns for every line
+        results = [[Translation("", 0.0, [])] * self.settings.n_best for _ in lines]  # same columns for every line
         progress(len(lines) - sum(1 for ids in encoded if ids))  # empty lines are done already
         order = sorted((i for i, ids in enumerate(encoded) if ids), key=lambda i: len(encoded[i]))
         for chunk in self.batches(order, [len(ids) + 1 for ids in encoded]):  # + 1: EOS
             nbests = self.decode_batch([encoded[i] for i in chunk], [first_line + i for i in chunk])
             for i, nbest in zip(chunk, nbests):
-                results[i] = [Translation(self.tokenizers.tgt.decode(t).translate(_ONE_LINE), s, t) for t, s in nbest]
+                results[i] = [Translation(self.tokenizers.tgt.decode(h.tokens).translate(_ONE_LINE), h.score, h.tokens)
+                              for h in nbest]
             progress(len(chunk))
         return results
 
@@ -105,8 +92,8 @@ class Translator:
         `batch_tokens`, at most that many source tokens counting padding (lines x the last, longest one)."""
         chunk = []
         for i in order:
-            full = len(chunk) == self.batch_size or (
-                self.batch_tokens and (len(chunk) + 1) * lengths[i] > self.batch_tokens)
+            full = len(chunk) == self.settings.batch_size or (
+                self.settings.batch_tokens and (len(chunk) + 1) * lengths[i] > self.settings.batch_tokens)
             if chunk and full:
                 yield chunk
                 chunk = []

@@ -44,7 +44,7 @@ class Service:
     info: dict
 
     def translate(self, settings, lines):
-        return Translator.from_config(self.model, self.tokenizers, self.device, settings).translate_nbest(lines)
+        return Translator(self.model, self.tokenizers, self.device, settings).translate_nbest(lines)
 
 
 def create_app(service, limits=Limits()):

@@ -286,8 +286,8 @@ class Trainer:
         tick = time.monotonic()
         hypotheses, bleu, chrf = [], 0.0, 0.0
         if self.ranks.is_main:
-            translator = Translator.from_config(self.model, self.tokenizers, self.device, self.cfg.decode,
-                                                beam=self.cfg.train.validation.beam, n_best=1)
+            translator = Translator(self.model, self.tokenizers, self.device, self.cfg.decode,
+                                    beam=self.cfg.train.validation.beam, n_best=1, sample=False)
             hypotheses = translator.translate(self.valid_src)
             scores = score_corpus(hypotheses, self.valid_ref, ("bleu", "chrf"))
             bleu, chrf = scores["bleu"]["score"], scores["chrf"]["score"]
