@@ -368,8 +368,8 @@ def cmd_curve(args):
 
 
 def cmd_config(args):
-    from nmt.config import ExperimentConfig, dump_yaml, load_config, read_yaml, upgrade, validate
-    from nmt.schema import describe
+    from nmt.config import ExperimentConfig, load_config, read_yaml, upgrade, validate
+    from nmt.schema import describe, dump_yaml
 
     if args.show:
         print("\n".join(describe(ExperimentConfig)))

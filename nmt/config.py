@@ -17,7 +17,7 @@ from pydantic import Field, ValidationError, model_validator
 from nmt.decode.options import DecodeConfig
 from nmt.errors import NmtError
 from nmt.models.build import ModelConfig, TransformerConfig
-from nmt.schema import Float, Probability, Section, choice, explain, kinds_at, kinds_of, section_class
+from nmt.schema import Float, Probability, Section, choice, explain, kinds_at, kinds_of, section_class, to_dict
 from nmt.tokenize.build import KINDS
 from nmt.tokenize.sentencepiece import SentencePieceTokenizer
 from nmt.train.curriculum import CurriculumConfig, NoCurriculumConfig
@@ -291,14 +291,3 @@ def _drop_other_kinds(raw, cls):
         elif section_class(field):
             _drop_other_kinds(node, section_class(field))
     return raw
-
-
-# --- writing and describing --------------------------------------------------------------------------
-
-def to_dict(cfg):
-    """Plain nested data of a config (tuples as lists), for YAML and JSON."""
-    return cfg.model_dump(mode="json")
-
-
-def dump_yaml(cfg):
-    return yaml.safe_dump(to_dict(cfg), sort_keys=False)

@@ -11,10 +11,11 @@ import safetensors
 import safetensors.torch
 
 from nmt import __version__, atomic
-from nmt.config import FORMAT, ExperimentConfig, to_dict, upgrade, validate
+from nmt.config import FORMAT, ExperimentConfig, upgrade, validate
 from nmt.errors import NmtError, one_line
 from nmt.models import build_model
 from nmt.models.build import parameter_shapes
+from nmt.schema import to_dict
 from nmt.tokenize import load_tokenizers
 from nmt.tokenize.build import save_tokenizers
 

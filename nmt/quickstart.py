@@ -14,8 +14,7 @@ from nmt.train.loop import train
 SETTINGS = [
     "name=quickstart", "data.src_lang=en", "data.tgt_lang=toy",
     "tokenizer.vocab_size=400",
-    "model.d_model=128", "model.heads=4", "model.encoder_layers=2", "model.decoder_layers=2",
-    "model.ff_size=256",
+    "model.preset=tiny",
     "train.batch_tokens=2000", "train.optimizer.lr=3e-3", "train.lr_schedule.warmup_steps=100",
     "train.validation.every=100", "train.validation.patience=5", "train.log_every=25",
     "decode.beam=5",

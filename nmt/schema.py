@@ -10,6 +10,7 @@ import json
 import typing
 from dataclasses import dataclass
 
+import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag
 from pydantic_core import to_jsonable_python
 
@@ -177,3 +178,12 @@ def describe(cls, prefix=""):
             yield from describe(section_class(field), f"{key}.")
         else:
             yield f"{key}: {json.dumps(to_jsonable_python(field.default))}  # {field.description or ''}"
+
+
+def to_dict(section):
+    """Plain nested data of a section (tuples as lists), for YAML and JSON."""
+    return section.model_dump(mode="json")
+
+
+def dump_yaml(section):
+    return yaml.safe_dump(to_dict(section), sort_keys=False)

@@ -22,6 +22,8 @@ from nmt.decode.beam import BeamSearch  # noqa: E402
 from nmt.decode.greedy import GreedySearch  # noqa: E402
 from nmt.decode.rules import SearchRules  # noqa: E402
 from nmt.decode.sampling import SamplingSearch  # noqa: E402
+from nmt.models.build import RNNConfig, TransformerConfig  # noqa: E402
+from nmt.models.rnn import RNNModel  # noqa: E402
 from nmt.models.transformer import Transformer  # noqa: E402
 from nmt.tokenize import load_tokenizers  # noqa: E402
 from nmt.tokenize.base import BOS_ID, EOS_ID  # noqa: E402
@@ -133,10 +135,10 @@ def make_transformer(seed=0, src_vocab=13, tgt_vocab=13, d_model=16, heads=2, la
                      dropout=0.0, share_embeddings=False, tie_output=True, pre_norm=True, max_positions=64):
     """A tiny Transformer with seeded random weights, in eval mode."""
     torch.manual_seed(seed)
-    model = Transformer(src_vocab, tgt_vocab, d_model=d_model, heads=heads, encoder_layers=layers,
-                        decoder_layers=layers, ff_size=ff_size, dropout=dropout, pre_norm=pre_norm,
-                        tie_output=tie_output, share_embeddings=share_embeddings, max_positions=max_positions)
-    return model.eval()
+    cfg = TransformerConfig(d_model=d_model, heads=heads, encoder_layers=layers, decoder_layers=layers,
+                            ff_size=ff_size, dropout=dropout, norm="pre" if pre_norm else "post",
+                            tie_output=tie_output, max_positions=max_positions)
+    return Transformer(cfg, src_vocab, tgt_vocab, share_embeddings).eval()
 
 
 def cli(*args, stdin=None, cwd=None, timeout=120):
@@ -152,6 +154,14 @@ def run_cli():
 
 
 VOCAB = 13  # vocabulary of the hand-built models: ids 4..12 are ordinary tokens
+
+
+def make_rnn(seed=0, src_vocab=VOCAB, tgt_vocab=VOCAB, embedding_dim=8, hidden=12, dropout=0.0, emb_dropout=0.0,
+             share_embeddings=False, **settings):
+    """A tiny RNN model with seeded random weights, in eval mode; `settings`: other keys of its section."""
+    torch.manual_seed(seed)
+    cfg = RNNConfig(embedding_dim=embedding_dim, hidden=hidden, dropout=dropout, emb_dropout=emb_dropout, **settings)
+    return RNNModel(cfg, src_vocab, tgt_vocab, share_embeddings).eval()
 
 
 def random_tokens(generator, length):

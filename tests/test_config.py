@@ -8,11 +8,11 @@ import pytest
 import torch
 
 from nmt.cli import build_parser
-from nmt.config import ExperimentConfig, dump_yaml, load_config, read_yaml, upgrade, validate
+from nmt.config import ExperimentConfig, load_config, read_yaml, upgrade, validate
 from nmt.errors import NmtError
 from nmt.models import build_model
 from nmt.models.build import RNNConfig, TransformerConfig
-from nmt.schema import describe
+from nmt.schema import describe, dump_yaml
 from nmt.train.optimizers import AdadeltaConfig, AdamConfig, SGDConfig
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,6 +34,23 @@ def test_model_type_picks_the_family_and_its_own_defaults():
     assert isinstance(cfg.model, RNNConfig)
     assert (cfg.model.hidden, cfg.model.attention, cfg.model.encoder_layers) == (64, "dot", 1)
     assert load_config(None, ["model.type=transformer"]).model.encoder_layers == 6
+
+
+@pytest.mark.parametrize("family, preset, sizes", [
+    ("transformer", "base", dict(d_model=512, heads=8, encoder_layers=6, decoder_layers=6, ff_size=2048)),
+    ("transformer", "tiny", dict(d_model=128, heads=4, encoder_layers=2, decoder_layers=2, ff_size=256)),
+    ("rnn", "small", dict(embedding_dim=256, hidden=256, encoder_layers=1, decoder_layers=1))])
+def test_a_preset_sets_the_sizes_and_a_key_given_beside_it_wins(family, preset, sizes):
+    model = load_config(None, [f"model.type={family}", f"model.preset={preset}"]).model
+    assert {key: getattr(model, key) for key in sizes} == sizes
+    mine = load_config(None, [f"model.type={family}", f"model.preset={preset}", "model.encoder_layers=3"]).model
+    assert mine.encoder_layers == 3 and mine.decoder_layers == sizes["decoder_layers"]
+
+
+def test_an_unknown_preset_is_an_error_naming_the_family_s_presets():
+    with pytest.raises(NmtError, match="model.preset") as error:
+        load_config(None, ["model.type=rnn", "model.preset=big"])
+    assert "'tiny', 'small' or 'base'" in str(error.value)
 
 
 @pytest.mark.parametrize("settings, kind", [
@@ -73,6 +90,7 @@ def test_yaml_file_then_overrides(tmp_path):
     ["train.optimizer.betas=[0.8, 0.9]", "tokenizer.joint=false"],
     ["model.type=rnn", "train.optimizer.type=sgd", "train.lr_schedule.type=plateau",
      "train.scheduled_sampling.schedule=exponential", "train.scheduled_sampling.k=0.99"],
+    ["model.preset=base", "model.heads=4"],
 ])
 def test_dumped_config_loads_back_equal(tmp_path, settings):
     cfg = load_config(None, settings)

@@ -30,7 +30,7 @@ def torchrun(run, *args, processes=2):
 
 def test_two_ranks_make_the_update_of_one_process_with_the_combined_batch(toy_corpus, run_dir, tmp_path, run_cli):
     from conftest import tiny_config
-    from nmt.config import dump_yaml
+    from nmt.schema import dump_yaml
 
     config = tmp_path / "tiny.yaml"
     config.write_text(dump_yaml(tiny_config(toy_corpus, *SGD)), encoding="utf-8")
@@ -68,7 +68,7 @@ def test_a_last_update_with_fewer_batches_than_ranks_equals_one_process(toy_corp
     """max_epochs ends an epoch of an odd number of batches: the last update has one batch, so rank 1 has
     none and joins rank 0's gradient exchange with zeros; the run still equals one process, accumulate 2."""
     from conftest import tiny_config
-    from nmt.config import dump_yaml
+    from nmt.schema import dump_yaml
     from nmt.train.loop import Trainer
 
     two, one = (shutil.copytree(run_dir, tmp_path / name) for name in ("two", "one"))
@@ -93,7 +93,7 @@ def test_a_resumed_two_rank_run_continues_exactly(toy_corpus, run_dir, tmp_path)
     settings = ["--set", "train.validation.every=2", "--set", "train.validation.size=4"]
     straight, split = (shutil.copytree(run_dir, tmp_path / name) for name in ("straight", "split"))
     from conftest import tiny_config
-    from nmt.config import dump_yaml
+    from nmt.schema import dump_yaml
 
     config = tmp_path / "tiny.yaml"
     config.write_text(dump_yaml(tiny_config(toy_corpus)), encoding="utf-8")
@@ -112,7 +112,7 @@ def test_two_ranks_train_the_rnn_with_and_without_scheduled_sampling(toy_corpus,
     """Scheduled sampling's passes run inside the wrapped loss, so the ranks' gradient exchange sees them;
     each way of training uses every parameter of the model once an update, as the exchange needs."""
     from conftest import tiny_config
-    from nmt.config import dump_yaml
+    from nmt.schema import dump_yaml
 
     sampling = [] if mode == "off" else ["train.scheduled_sampling.enabled=true", f"train.scheduled_sampling.mode={mode}"]
     config = tmp_path / "tiny.yaml"

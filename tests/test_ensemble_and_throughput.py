@@ -5,7 +5,7 @@ import copy
 import pytest
 import torch
 
-from conftest import beam_search, greedy_search, make_transformer, sample_search
+from conftest import beam_search, greedy_search, make_rnn, make_transformer, sample_search
 from nmt.data.batching import pad
 from nmt.decode.ensemble import Ensemble, check_same_vocabularies
 from nmt.decode.precision import cast_weights, quantize_int8
@@ -14,7 +14,7 @@ from nmt.errors import NmtError
 from nmt.models import build_model
 from nmt.tokenize.base import Tokenizers
 from test_decode import LINES, MAX_LEN_A, MAX_LEN_B, eos_leaning_model, random_sources
-from test_rnn import make_rnn
+
 
 SOURCES = random_sources(0, lengths=(1, 3, 6, 9, 4, 2, 7, 5, 8, 3, 1, 6))
 

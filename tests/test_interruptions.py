@@ -13,9 +13,9 @@ import pytest
 import torch
 
 from conftest import tiny_config
-from nmt.config import dump_yaml
 from nmt.errors import NmtError
 from nmt.export import load_model
+from nmt.schema import dump_yaml
 from nmt.train.checkpoint import load_checkpoint
 from nmt.train.loop import Trainer
 

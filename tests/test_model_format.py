@@ -13,10 +13,11 @@ import torch
 
 import nmt.export
 from conftest import tiny_config
-from nmt.config import FORMAT, read_yaml, to_dict, upgrade
+from nmt.config import FORMAT, read_yaml, upgrade
 from nmt.decode.translate import Translator
 from nmt.errors import NmtError
 from nmt.export import load_model
+from nmt.schema import to_dict
 from nmt.train.checkpoint import load_checkpoint, save_checkpoint
 from nmt.train.loop import Trainer
 

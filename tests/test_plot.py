@@ -37,7 +37,7 @@ def test_a_broken_metrics_line_is_named(tmp_path):
 def test_train_draws_its_run_and_plot_draws_several(run_cli, run_dir, tiny_cfg, tmp_path):
     import shutil
 
-    from nmt.config import dump_yaml
+    from nmt.schema import dump_yaml
 
     config = tmp_path / "tiny.yaml"
     config.write_text(dump_yaml(tiny_cfg))

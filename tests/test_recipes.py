@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from nmt.config import load_config, to_dict
+from nmt.config import load_config
+from nmt.schema import to_dict
 
 ROOT = Path(__file__).resolve().parents[1]
 RECIPES = ["lowres_bilstm", "lowres_transformer"]

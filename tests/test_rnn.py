@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from conftest import (VOCAB, assert_step_decoding_matches_forward, beam_search, example_batch, greedy_search,
-                      make_transformer, tiny_config)
+                      make_rnn, make_transformer, tiny_config)
 from nmt.config import DecodeConfig, load_config
 from nmt.data.batching import pad
 from nmt.decode.translate import Translator
@@ -23,15 +23,6 @@ from nmt.train.losses import label_smoothed_cross_entropy
 ATTENTIONS = ["additive", "dot", "general"]
 MAX_LEN_A, MAX_LEN_B = 1.0, 3
 SRC_LENGTHS = (1, 3, 6, 9, 4)  # tokens before EOS
-
-
-def make_rnn(seed=0, src_vocab=VOCAB, tgt_vocab=VOCAB, embedding_dim=8, hidden=12, dropout=0.0, emb_dropout=0.0,
-             **kwargs):
-    """A tiny RNN model with seeded random weights, in eval mode."""
-    torch.manual_seed(seed)
-    model = RNNModel(src_vocab, tgt_vocab, embedding_dim=embedding_dim, hidden=hidden, dropout=dropout,
-                     emb_dropout=emb_dropout, **kwargs)
-    return model.eval()
 
 
 # model variants every property must hold for

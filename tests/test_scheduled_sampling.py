@@ -5,10 +5,9 @@ import math
 import pytest
 import torch
 
-from conftest import VOCAB, make_transformer, random_tokens, tiny_config
+from conftest import VOCAB, make_rnn, make_transformer, random_tokens, tiny_config
 from nmt.config import load_config
 from nmt.data.batching import pad
-from nmt.models.rnn import RNNModel
 from nmt.tokenize.base import BOS_ID, EOS_ID, PAD_ID
 from nmt.train.loop import Trainer
 from nmt.train.losses import label_smoothed_cross_entropy
@@ -52,7 +51,7 @@ def test_config_builds_the_sampler_and_auto_picks_the_mode_per_model_type():
     cfg = load_config(None, ["train.scheduled_sampling.enabled=true", "train.scheduled_sampling.schedule=linear",
                              "train.scheduled_sampling.k=0.9", "train.scheduled_sampling.c=0.01",
                              "train.scheduled_sampling.min_gold=0.2"]).train.scheduled_sampling
-    assert ScheduledSampling.from_config(cfg, RNNModel(13, 13, 8, 8)).mode == "per_step"
+    assert ScheduledSampling.from_config(cfg, make_rnn()).mode == "per_step"
     assert ScheduledSampling.from_config(cfg, make_transformer()).mode == "two_pass"
     sampler = ScheduledSampling.from_config(cfg, make_transformer())
     assert sampler.p_gold(10) == pytest.approx(0.8) and sampler.p_gold(1000) == pytest.approx(0.2)
@@ -60,11 +59,6 @@ def test_config_builds_the_sampler_and_auto_picks_the_mode_per_model_type():
 
 
 # --- the scores of a batch ---------------------------------------------------------------------------
-
-
-def make_rnn(seed=0):
-    torch.manual_seed(seed)
-    return RNNModel(VOCAB, VOCAB, embedding_dim=8, hidden=12, dropout=0.0, emb_dropout=0.0)
 
 
 MODELS = {"transformer": lambda: make_transformer(dropout=0.0), "rnn": make_rnn}

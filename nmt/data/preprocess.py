@@ -21,7 +21,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from nmt import atomic
-from nmt.config import dump_yaml
 from nmt.data import dataset
 from nmt.data.corpus import TextFile, iter_lines, iter_split, normalize, read_split
 from nmt.data.stats import SideCounts, format_table, split_stats
@@ -29,6 +28,7 @@ from nmt.data.streaming import (CHUNK_PAIRS, EncodedSplitWriter, Workers, chunke
                                 encode_chunk, encode_pairs, use_tokenizers)
 from nmt.errors import NmtError
 from nmt.rundir import RunDir
+from nmt.schema import dump_yaml
 from nmt.tokenize import train_tokenizers
 from nmt.tokenize.build import save_tokenizers
 

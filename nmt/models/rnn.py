@@ -95,38 +95,38 @@ class BiLSTMEncoder(nn.Module):
 class RNNModel(Seq2Seq):
     scheduled_sampling_mode = "per_step"  # step-by-step decoding costs no more than teacher forcing here
 
-    def __init__(self, src_vocab, tgt_vocab, embedding_dim=512, hidden=512, encoder_layers=1, decoder_layers=1,
-                 attention="additive", input_feeding=True, residual=False, layer_norm=False, dropout=0.1,
-                 emb_dropout=0.1, word_dropout=0.0, tie_output=True, share_embeddings=False, init="xavier",
-                 reverse_source=False):
+    def __init__(self, cfg, src_vocab, tgt_vocab, share_embeddings=False):
+        """`cfg`: the model's config section (`model.type: rnn`, nmt/models/build.py);
+        `share_embeddings`: one embedding table for source and target (a joint vocabulary)."""
         super().__init__()
         if share_embeddings and src_vocab != tgt_vocab:
             raise ValueError("sharing embeddings needs one vocabulary for source and target")
-        if hidden % 2:
+        if cfg.hidden % 2:
             raise ValueError("hidden must be even: each encoder direction has hidden / 2 units")
-        self.hidden, self.decoder_layers = hidden, decoder_layers
-        self.input_feeding, self.residual = input_feeding, residual
-        self.word_dropout, self.reverse_source = word_dropout, reverse_source
+        embedding_dim, hidden, layers = cfg.embedding_dim, cfg.hidden, cfg.decoder_layers
+        self.hidden, self.decoder_layers = hidden, layers
+        self.input_feeding, self.residual = cfg.input_feeding, cfg.residual
+        self.word_dropout, self.reverse_source = cfg.word_dropout, cfg.reverse_source
         self.tgt_embed = nn.Embedding(tgt_vocab, embedding_dim, padding_idx=PAD_ID)
         self.src_embed = self.tgt_embed if share_embeddings else nn.Embedding(src_vocab, embedding_dim,
                                                                               padding_idx=PAD_ID)
-        self.emb_dropout, self.dropout = Dropout(emb_dropout), Dropout(dropout)
-        self.encoder = BiLSTMEncoder(embedding_dim, hidden, encoder_layers, dropout, residual, layer_norm)
-        self.bridge_h = nn.Linear(hidden, decoder_layers * hidden)
-        self.bridge_c = nn.Linear(hidden, decoder_layers * hidden)
-        first_input = embedding_dim + (hidden if input_feeding else 0)
-        self.cells = nn.ModuleList(nn.LSTMCell(first_input if i == 0 else hidden, hidden)
-                                   for i in range(decoder_layers))
-        self.norms = _norms(layer_norm, hidden, decoder_layers)
-        self.attention = Attention(attention, hidden)
+        self.emb_dropout, self.dropout = Dropout(cfg.emb_dropout), Dropout(cfg.dropout)
+        self.encoder = BiLSTMEncoder(embedding_dim, hidden, cfg.encoder_layers, cfg.dropout, cfg.residual,
+                                     cfg.layer_norm)
+        self.bridge_h = nn.Linear(hidden, layers * hidden)
+        self.bridge_c = nn.Linear(hidden, layers * hidden)
+        first_input = embedding_dim + (hidden if cfg.input_feeding else 0)
+        self.cells = nn.ModuleList(nn.LSTMCell(first_input if i == 0 else hidden, hidden) for i in range(layers))
+        self.norms = _norms(cfg.layer_norm, hidden, layers)
+        self.attention = Attention(cfg.attention, hidden)
         self.combine = nn.Linear(2 * hidden, hidden, bias=False)  # W_c of h~ = tanh(W_c [context; h])
-        self.combine_norm = nn.LayerNorm(hidden) if layer_norm else nn.Identity()
+        self.combine_norm = nn.LayerNorm(hidden) if cfg.layer_norm else nn.Identity()
         # a tied output layer is the (V, E) embedding matrix: h~ (H) must first become E-sized
-        tied_projection = tie_output and hidden != embedding_dim
+        tied_projection = cfg.tie_output and hidden != embedding_dim
         self.pre_output = nn.Linear(hidden, embedding_dim) if tied_projection else nn.Identity()
-        self.output = nn.Linear(embedding_dim if tie_output else hidden, tgt_vocab, bias=False)
-        init_weights(self, init)
-        if tie_output:
+        self.output = nn.Linear(embedding_dim if cfg.tie_output else hidden, tgt_vocab, bias=False)
+        init_weights(self, cfg.init)
+        if cfg.tie_output:
             self.output.weight = self.tgt_embed.weight
 
     def embed_source(self, src):

@@ -160,27 +160,28 @@ class DecoderLayer(nn.Module):
 
 
 class Transformer(Seq2Seq):
-    def __init__(self, src_vocab, tgt_vocab, d_model, heads, encoder_layers, decoder_layers, ff_size,
-                 dropout, attention_dropout=0.0, pre_norm=True, tie_output=True, share_embeddings=False,
-                 max_positions=1024, reverse_source=False, word_dropout=0.0):
+    def __init__(self, cfg, src_vocab, tgt_vocab, share_embeddings=False):
+        """`cfg`: the model's config section (`model.type: transformer`, nmt/models/build.py);
+        `share_embeddings`: one embedding table for source and target (a joint vocabulary)."""
         super().__init__()
         if share_embeddings and src_vocab != tgt_vocab:
             raise ValueError("sharing embeddings needs one vocabulary for source and target")
-        self.d_model, self.max_positions, self.reverse_source = d_model, max_positions, reverse_source
-        self.word_dropout = word_dropout
+        d_model, pre_norm = cfg.d_model, cfg.norm == "pre"
+        self.d_model, self.max_positions, self.reverse_source = d_model, cfg.max_positions, cfg.reverse_source
+        self.word_dropout = cfg.word_dropout
         self.tgt_embed = nn.Embedding(tgt_vocab, d_model, padding_idx=PAD_ID)
         self.src_embed = self.tgt_embed if share_embeddings else nn.Embedding(src_vocab, d_model, padding_idx=PAD_ID)
-        self.register_buffer("positions", sinusoidal_positions(max_positions, d_model), persistent=False)
-        self.embed_dropout = Dropout(dropout)
-        layer_args = (d_model, heads, ff_size, dropout, attention_dropout, pre_norm)
-        self.encoder_layers = nn.ModuleList(EncoderLayer(*layer_args) for _ in range(encoder_layers))
-        self.decoder_layers = nn.ModuleList(DecoderLayer(*layer_args) for _ in range(decoder_layers))
+        self.register_buffer("positions", sinusoidal_positions(cfg.max_positions, d_model), persistent=False)
+        self.embed_dropout = Dropout(cfg.dropout)
+        layer_args = (d_model, cfg.heads, cfg.ff_size, cfg.dropout, cfg.attention_dropout, pre_norm)
+        self.encoder_layers = nn.ModuleList(EncoderLayer(*layer_args) for _ in range(cfg.encoder_layers))
+        self.decoder_layers = nn.ModuleList(DecoderLayer(*layer_args) for _ in range(cfg.decoder_layers))
         # pre-norm leaves the residual stream unnormalised: one final norm per stack
         self.encoder_norm = nn.LayerNorm(d_model) if pre_norm else nn.Identity()
         self.decoder_norm = nn.LayerNorm(d_model) if pre_norm else nn.Identity()
         self.output = nn.Linear(d_model, tgt_vocab, bias=False)
         self._init_weights()
-        if tie_output:
+        if cfg.tie_output:
             self.output.weight = self.tgt_embed.weight
 
     def _init_weights(self):

@@ -4,8 +4,9 @@ Writes the table (with how each vocabulary segments the training data), a plot o
 the size per kind, and the config of the winner, ready to train.
 """
 from nmt import atomic
-from nmt.config import dump_yaml, load_config
+from nmt.config import load_config
 from nmt.errors import NmtError
+from nmt.schema import dump_yaml
 from nmt.sweep.grid import Cell, run_grid
 from nmt.sweep.report import Column, plot_lines, write_tables
 from nmt.tokenize.build import KINDS

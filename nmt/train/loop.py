@@ -16,7 +16,7 @@ import torch
 
 from nmt import atomic
 from nmt.allocator import wants_tcmalloc
-from nmt.config import FORMAT, ExperimentConfig, dump_yaml, to_dict, upgrade, validate
+from nmt.config import FORMAT, ExperimentConfig, upgrade, validate
 from nmt.data import dataset
 from nmt.data.batching import TokenBatchSampler, make_batch
 from nmt.data.corpus import read_lines
@@ -28,6 +28,7 @@ from nmt.evaluate import score_corpus
 from nmt.models import build_model
 from nmt.plot import plot_runs
 from nmt.rundir import RunDir
+from nmt.schema import dump_yaml, to_dict
 from nmt.tokenize import load_tokenizers
 from nmt.train.checkpoint import load_checkpoint, save_checkpoint
 from nmt.train.curriculum import require_budget
