@@ -16,6 +16,7 @@ from pydantic import Field, ValidationError, model_validator
 
 from nmt.decode.options import DecodeConfig
 from nmt.errors import NmtError
+from nmt.kernels import KINDS as KERNEL_KINDS
 from nmt.models.build import ModelConfig, TransformerConfig
 from nmt.schema import Float, Probability, Section, choice, explain, kinds_at, kinds_of, section_class, to_dict
 from nmt.tokenize.build import KINDS
@@ -105,6 +106,8 @@ class ComputeConfig(Section):
         "fp32", description="fp32 | bf16 | fp16 (autocast: half-precision matmuls and activations, fp32 weights "
                             "and loss; fp16 with loss scaling) | auto: bf16 where the GPU or CPU computes in it, "
                             "else fp16 on a GPU, fp32 on a CPU")
+    kernels: choice(KERNEL_KINDS) = Field("auto", description="auto: nmt's faster kernels where they apply "
+                                                              "(nmt/kernels/) | reference: PyTorch's operations only")
     pass_tokens: int = Field(0, ge=0, description="run each batch's forward and backward in parts of at most N "
                                                   "padded tokens: the same update with a lower memory peak; "
                                                   "0 = the whole batch at once")

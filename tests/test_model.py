@@ -5,7 +5,6 @@ import torch.nn.functional as F
 
 from conftest import VOCAB, assert_step_decoding_matches_forward, example_batch, make_transformer
 from nmt.models.build import TransformerConfig
-from nmt.models.transformer import attention
 from nmt.models import build_model
 from nmt.tokenize.base import PAD_ID
 
@@ -236,26 +235,6 @@ def test_word_dropout_is_built_from_the_config_and_acts_only_in_training():
         assert not torch.equal(dropped, plain(src, tgt_in))
 
 
-@pytest.mark.parametrize("causal", [False, True])
-def test_attention_in_bf16_autocast_on_a_cpu_equals_pytorchs_kernel(causal):
-    """Under bf16 autocast on a CPU (training) `attention` takes its own path: the same output and gradients
-    as PyTorch's kernel in float32, to bf16's precision, with padded keys and later positions blocked alike."""
-    g = torch.Generator().manual_seed(0)
-    q, k, v = (torch.randn(3, 2, 6, 8, generator=g).requires_grad_() for _ in range(3))
-    keys_kept = torch.tensor([[True] * 6, [True] * 4 + [False] * 2, [True] * 2 + [False] * 4])
-    mask = None if causal else keys_kept[:, None, None]
-    upstream = torch.randn(3, 2, 6, 8, generator=g)
-    expected = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal)
-    expected_grads = torch.autograd.grad(expected, (q, k, v), upstream)
-    with torch.autocast("cpu", dtype=torch.bfloat16):
-        out = attention(q, k, v, mask, causal)
-    grads = torch.autograd.grad(out, (q, k, v), upstream)
-    assert out.dtype == torch.bfloat16
-    torch.testing.assert_close(out.float(), expected, rtol=0, atol=3e-2)
-    for grad, expected_grad in zip(grads, expected_grads):
-        torch.testing.assert_close(grad, expected_grad, rtol=0, atol=6e-2)
-
-
 def test_bf16_training_carries_the_residual_stream_in_bf16_and_stays_close_to_fp32():
     """Under bf16 autocast the Transformer's layers pass bf16 activations to each other (half the memory and
     no cast before each linear layer); its outputs and gradients stay within bf16's rounding of float32's."""
@@ -280,82 +259,3 @@ def test_bf16_training_carries_the_residual_stream_in_bf16_and_stays_close_to_fp
     for grad, expected_grad in zip(grads, expected_grads):
         if expected_grad is not None:
             torch.testing.assert_close(grad, expected_grad, rtol=0.1, atol=0.1 * expected_grad.abs().max().item())
-
-
-def test_bf16_training_attention_on_a_cpu_still_masks_padding_and_the_future():
-    """bf16 training on a CPU runs nmt's own attention (nmt/models/transformer.py): its masks must block as
-    PyTorch's kernels do."""
-    model = make_transformer(seed=2, layers=2)
-    src, tgt_in = example_batch(src_lengths=(4,))
-    padded = torch.cat([src, torch.full((1, 5), PAD_ID)], dim=1)
-    changed = tgt_in.clone()
-    changed[:, 3] = 4 + (changed[:, 3] - 4 + 1) % (VOCAB - 4)
-    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
-        out = model(src, tgt_in).float()
-        torch.testing.assert_close(model(padded, tgt_in).float(), out, rtol=0, atol=2e-2)
-        torch.testing.assert_close(model(src, changed).float()[:, :3], out[:, :3], rtol=0, atol=2e-2)
-
-
-@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
-def test_dropout_drops_at_its_rate_scales_the_rest_and_routes_the_gradient_through_the_same_mask(dtype):
-    """nmt's dropout (nmt/models/dropout.py) behaves as nn.Dropout: rate p, survivors scaled by 1 / (1 - p), the
-    gradient masked and scaled alike, the identity in evaluation, and reproducible from the seed."""
-    from nmt.models.dropout import Dropout
-
-    dropout, x = Dropout(0.3), torch.ones(400, 500, dtype=dtype, requires_grad=True)
-    torch.manual_seed(0)
-    y = dropout(x)
-    kept = y != 0
-    assert y.dtype == dtype and abs(1 - kept.float().mean().item() - 0.3) < 0.005
-    torch.testing.assert_close(y[kept], torch.full_like(y[kept], 1 / 0.7))
-    y.backward(torch.full_like(y, 2.0))
-    torch.testing.assert_close(x.grad, kept.to(dtype) * (2 / 0.7))
-    torch.manual_seed(0)
-    assert torch.equal(dropout(x), y)
-    assert torch.equal(dropout.eval()(x), x)
-
-
-@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
-def test_relu_dropout_equals_relu_then_dropout_in_output_and_gradient(dtype):
-    """The feed-forward layer's fused ReLU and dropout (nmt/models/dropout.py) keeps only its output for the
-    backward pass: output and gradient must equal ReLU then nmt's dropout drawing the same mask, zeros and
-    negative inputs included; in evaluation it is a ReLU."""
-    from nmt.models.dropout import Dropout, relu_dropout
-
-    x = torch.randn(300, 400).to(dtype)
-    x[::7] = 0
-    fused_x, apart_x = x.clone().requires_grad_(), x.clone().requires_grad_()
-    upstream = torch.randn(300, 400).to(dtype)
-    torch.manual_seed(1)
-    fused = relu_dropout(fused_x, 0.25, training=True)
-    torch.manual_seed(1)
-    apart = Dropout(0.25)(torch.relu(apart_x))
-    assert torch.equal(fused, apart)
-    fused.backward(upstream)
-    apart.backward(upstream)
-    assert torch.equal(fused_x.grad, apart_x.grad)
-    assert torch.equal(relu_dropout(x, 0.25, training=False), torch.relu(x))
-
-
-@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
-def test_dropout_with_a_residual_adds_it_in_the_same_pass(dtype):
-    """A sublayer's `Dropout(x, residual)` is residual + dropout(x) with the same mask, rounded once (not after
-    the scaling and again after the sum); the gradients equal the two steps'; in evaluation a plain sum."""
-    from nmt.models.dropout import Dropout
-
-    dropout = Dropout(0.25)
-    x, residual, upstream = (torch.randn(300, 400).to(dtype) for _ in range(3))
-    fused_x, fused_r = x.clone().requires_grad_(), residual.clone().requires_grad_()
-    apart_x, apart_r = x.clone().requires_grad_(), residual.clone().requires_grad_()
-    torch.manual_seed(1)
-    kept = dropout(torch.ones_like(x)) != 0
-    torch.manual_seed(1)
-    fused = dropout(fused_x, residual=fused_r)
-    torch.manual_seed(1)
-    apart = apart_r + dropout(apart_x)
-    exact = residual.float() + x.float() * kept / 0.75
-    torch.testing.assert_close(fused.float(), exact, rtol=2 ** -8 if dtype == torch.bfloat16 else 1.3e-6, atol=1e-6)
-    fused.backward(upstream)
-    apart.backward(upstream)
-    assert torch.equal(fused_x.grad, apart_x.grad) and torch.equal(fused_r.grad, upstream)
-    assert torch.equal(dropout.eval()(x, residual=residual), residual + x)

@@ -1,9 +1,9 @@
 """The Transformer encoder-decoder (Vaswani et al. 2017), pre-norm by default.
 
-Attention runs through PyTorch's scaled_dot_product_attention, except in bf16 training on a CPU
-(`attention`). Incremental decoding
-keeps each decoder layer's self-attention keys/values and the encoder's projected
-keys/values in the decoding state, so a step costs one position, not the prefix.
+Dropout, attention and the growing self-attention cache are the operations of `nmt.kernels.ops`: PyTorch's
+own (`nmt/kernels/reference.py`) or faster kernels that compute the same. Incremental decoding keeps each
+decoder layer's self-attention keys/values and the encoder's projected keys/values in the decoding state,
+so a step costs one position, not the prefix.
 """
 import math
 from dataclasses import replace
@@ -12,8 +12,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from nmt.kernels import ops
 from nmt.models.base import Seq2Seq, reverse_source_tokens, word_dropout
-from nmt.models.dropout import Dropout, relu_dropout
+from nmt.models.dropout import Dropout
 from nmt.models.state import DecodingState
 from nmt.tokenize.base import PAD_ID
 
@@ -25,46 +26,6 @@ def sinusoidal_positions(max_positions, d_model):
     table[:, 0::2] = torch.sin(position * frequency)
     table[:, 1::2] = torch.cos(position * frequency)
     return table
-
-
-def continue_history(past, rows, new):
-    """Rows `rows` of `past` (B0, H, T, D/H) (all of them, in order, when `rows` is None) followed by `new`
-    (B, H, 1, D/H) as position T. The rows are gathered straight into the result: one copy of the prefix a
-    step, where reordering it after a step and concatenating at the next took two."""
-    if torch.is_grad_enabled() and (past.requires_grad or new.requires_grad):
-        # training through decode_step (per-step scheduled sampling): out= copies are invisible to autograd
-        return torch.cat([past if rows is None else past.index_select(0, rows), new], dim=2)
-    length = past.size(2)
-    out = new.new_empty(new.size(0), new.size(1), length + new.size(2), new.size(3))
-    if rows is None:
-        out[:, :, :length] = past
-    else:
-        torch.index_select(past, 0, rows, out=out[:, :, :length])
-    out[:, :, length:] = new
-    return out
-
-
-def attention(q, k, v, mask=None, causal=False, dropout_p=0.0):
-    """softmax(q kᵀ / √(D/H) + mask) v for (B, H, L, D/H) queries, keys and values; `mask` (broadcast to
-    (B, H, Lq, Lk)) is True where a key may be attended, `causal` hides later positions.
-
-    PyTorch's fused kernels, except under bf16 autocast on a CPU (training): there PyTorch's math kernel
-    upcasts q, k and v to float32 and its flash kernel's backward is slow, so the scores are bf16 matmuls and
-    the softmax runs in float32 (autocast's rule), as fairseq's attention does in half precision: forward and
-    backward 1.2-2.2x faster than the math kernel on the recipe's batches (docs/BENCHMARKS.md)."""
-    if not (q.device.type == "cpu" and torch.is_autocast_enabled("cpu")
-            and torch.get_autocast_dtype("cpu") == torch.bfloat16):
-        return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal, dropout_p=dropout_p)
-    (b, heads, q_len, head_size), k_len = q.shape, k.size(-2)
-    # the scaling inside the product: scaling q first copied it twice (the scaled q kept the heads' strides)
-    scores = torch.baddbmm(q.new_zeros(()), q.reshape(b * heads, q_len, head_size),
-                           k.reshape(b * heads, k_len, head_size).transpose(1, 2), beta=0,
-                           alpha=head_size ** -0.5).view(b, heads, q_len, k_len)
-    if causal:
-        mask = torch.ones(q_len, k_len, dtype=torch.bool, device=q.device).tril()
-    if mask is not None:
-        scores = scores.masked_fill(~mask, float("-inf"))
-    return F.dropout(scores.softmax(dim=-1), dropout_p) @ v
 
 
 class MultiHeadAttention(nn.Module):
@@ -86,22 +47,22 @@ class MultiHeadAttention(nn.Module):
     def forward(self, x, k, v, mask=None, causal=False):
         """Attend from queries `x` (B, Lq, D) over keys/values (B, H, Lk, D/H)."""
         q = self.split_heads(self.q_proj(x))
-        out = attention(q, k, v, mask, causal, dropout_p=self.dropout if self.training else 0.0)
+        out = ops.attention(q, k, v, mask, causal, dropout_p=self.dropout if self.training else 0.0)
         b, _, length, _ = out.shape
         return self.out_proj(out.transpose(1, 2).reshape(b, length, -1))
 
 
 class FeedForward(nn.Sequential):
-    """Linear, ReLU, dropout, Linear, the middle two run as one function (`relu_dropout`, which keeps one
-    activation for the backward pass, not two). The ReLU and Dropout modules stay as the layer's outline,
-    and the second Linear stays at index 3: saved models keep their parameter names."""
+    """Linear, ReLU, dropout, Linear, the middle two as one operation (`ops.relu_dropout`, whose CPU kernel
+    keeps one activation for the backward pass, not two). The ReLU and Dropout modules stay as the layer's
+    outline, and the second Linear stays at index 3: saved models keep their parameter names."""
 
     def __init__(self, d_model, ff_size, dropout):
         super().__init__(nn.Linear(d_model, ff_size), nn.ReLU(), Dropout(dropout), nn.Linear(ff_size, d_model))
 
     def forward(self, x):
         expand, _, dropout, contract = self
-        return contract(relu_dropout(expand(x), dropout.p, self.training))
+        return contract(ops.relu_dropout(expand(x), dropout.p, self.training))
 
 
 class Sublayer(nn.Module):
@@ -150,7 +111,7 @@ class DecoderLayer(nn.Module):
         k, v = self.self_attn.keys_values(h)
         if cache is not None:
             past_k, past_v, rows = cache
-            k, v = continue_history(past_k, rows, k), continue_history(past_v, rows, v)
+            k, v = ops.append_history(past_k, rows, k), ops.append_history(past_v, rows, v)
         x = self_sub.output(x, self.self_attn(h, k, v, causal=cache is None))
         h = cross_sub.input(x)
         b, length, d = h.shape  # the beams of a sentence query its source together, as one sequence
@@ -202,12 +163,7 @@ class Transformer(Seq2Seq):
             raise ValueError(f"sequence of {start + length} tokens exceeds max_positions {self.max_positions}")
         tokens = word_dropout(tokens, self.word_dropout, self.training)
         x = embedding(tokens) * math.sqrt(self.d_model) + self.positions[start:start + length]
-        if torch.is_autocast_enabled(x.device.type) and torch.get_autocast_dtype(x.device.type) == torch.bfloat16:
-            # bf16 training carries the residual stream in bf16: the linear layers take it without a cast and
-            # each elementwise pass moves half the bytes (docs/BENCHMARKS.md: 113 MiB less over the recipe's
-            # first 200 updates, a few % more tokens/s)
-            x = x.to(torch.bfloat16)
-        return self.embed_dropout(x)
+        return self.embed_dropout(ops.residual_stream(x))
 
     def run_encoder(self, src):
         """Encoder output (B, S, D) and the attention mask (B, 1, 1, S) that hides source padding."""

@@ -25,6 +25,7 @@ from nmt.decode.translate import Translator
 from nmt.device import keep_freed_memory, pick_device, resolve_precision, slow_bf16
 from nmt.errors import NmtError, one_line
 from nmt.evaluate import score_corpus
+from nmt.kernels import ops
 from nmt.models import build_model
 from nmt.plot import plot_runs
 from nmt.rundir import RunDir
@@ -74,6 +75,7 @@ class Trainer:
                 say("note: training with the C library's malloc; with tcmalloc installed (libtcmalloc-minimal4), "
                     "`nmt train` uses it: about a third less memory (nmt/allocator.py)")
         self.precision = resolve_precision(cfg.train.compute.precision, self.device)
+        ops.use(cfg.train.compute.kernels)
         if ranks.is_main and cfg.train.compute.precision == "auto":
             say(f"precision: {self.precision} on this {self.device.type.upper()} (train.compute.precision auto)")
         if self.precision == "bf16" and slow_bf16(self.device) and ranks.is_main:
