@@ -5,7 +5,8 @@
 
 Shapes: a 4,096-token batch as 32 sentences of 128 positions, d_model 256, 4 heads, feed-forward 1,024
 (the Multi30k recipe); the history kernel at a beam-5 step of 64 sentences 20 positions in. Training
-operations are timed forward and backward in training mode, in fp32 and under bf16 autocast; the median of
+operations are timed forward and backward in training mode, in fp32 and under bf16 autocast on bf16
+activations (the embeddings' fp32 for the residual stream); the median of
 `--repeat` timings after two warm-up calls. Dropout draws differ between kernel and reference (each its own
 masks), so only their times compare here; tests/test_kernels.py checks what they compute.
 """
@@ -49,8 +50,10 @@ def timed(run, repeat):
     return statistics.median(timings) * 1000
 
 
-def forward_backward(call, op, tensors, precision):
-    leaves = [t.clone().requires_grad_() for t in tensors]
+def forward_backward(call, op, tensors, precision, name):
+    # in bf16 training the operations get bf16 activations, except the residual stream's start (embeddings)
+    dtype = torch.bfloat16 if precision == "bf16" and name != "residual_stream" else torch.float32
+    leaves = [t.to(dtype).requires_grad_() for t in tensors]
 
     def run():
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
@@ -78,7 +81,7 @@ def main():
         for name, (tensors, call) in training_cases().items():
             # the kernel itself, also where `ops` would fall back to the reference on this machine
             kernel = cpu.bf16_attention if name == "attention" and precision == "bf16" else KERNELS[name]
-            ms = {kind: timed(forward_backward(call, op, tensors, precision), args.repeat)
+            ms = {kind: timed(forward_backward(call, op, tensors, precision, name), args.repeat)
                   for kind, op in (("reference", getattr(reference, name)), ("kernel", kernel))}
             rows.append({"operation": name, "precision": precision, "pass": "forward + backward", **ms})
     with torch.inference_mode():
