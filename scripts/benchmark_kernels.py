@@ -4,7 +4,7 @@
     python scripts/benchmark_kernels.py --out kernels.json [--repeat 20] [--threads 2]
 
 Shapes: a 4,096-token batch as 32 sentences of 128 positions, d_model 256, 4 heads, feed-forward 1,024
-(the Multi30k recipe); the history kernel at a beam-5 step of 64 sentences 20 positions in. Training
+(the Multi30k recipe), the loss on one chunk of logits over 8,000 pieces; the history kernel at a beam-5 step of 64 sentences 20 positions in. Training
 operations are timed forward and backward in training mode, in fp32 and under bf16 autocast on bf16
 activations (the embeddings' fp32 for the residual stream); the median of
 `--repeat` timings after two warm-up calls. Dropout draws differ between kernel and reference (each its own
@@ -19,9 +19,10 @@ from pathlib import Path
 import torch
 
 from nmt.kernels import KERNELS, cpu, reference
+from nmt.train.losses import CHUNK_TOKENS
 from benchmark import machine  # the sibling script
 
-SENTENCES, POSITIONS, D_MODEL, HEADS, FF = 32, 128, 256, 4, 1024
+SENTENCES, POSITIONS, D_MODEL, HEADS, FF, VOCAB = 32, 128, 256, 4, 1024, 8000
 
 
 def training_cases():
@@ -30,12 +31,14 @@ def training_cases():
     hidden = torch.randn(SENTENCES, POSITIONS, FF)
     q, k, v = (torch.randn(SENTENCES, HEADS, POSITIONS, D_MODEL // HEADS) for _ in range(3))
     mask = (torch.arange(POSITIONS) < POSITIONS - 16)[None, None, None, :].expand(SENTENCES, 1, 1, POSITIONS)
+    logits, gold = torch.randn(CHUNK_TOKENS, VOCAB), torch.randint(4, VOCAB, (CHUNK_TOKENS,))
     return {
         "dropout": ((x,), lambda op, x: op(x, 0.1, True)),
         "add_dropout": ((x, x.clone()), lambda op, r, x: op(r, x, 0.1, True)),
         "relu_dropout": ((hidden,), lambda op, h: op(h, 0.1, True)),
         "attention": ((q, k, v), lambda op, q, k, v: op(q, k, v, mask)),
         "residual_stream": ((x,), lambda op, x: op(x) * 2),
+        "smoothed_cross_entropy": ((logits,), lambda op, x: op(x, gold, 0.1)),
     }
 
 

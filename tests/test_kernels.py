@@ -6,6 +6,7 @@ import torch.nn.functional as F
 
 from conftest import VOCAB, example_batch, make_transformer, tiny_config
 from nmt.kernels import KERNELS, OPERATIONS, cpu, decoding, ops, reference, using
+from nmt.kernels import loss as loss_kernels
 from nmt.models.dropout import Dropout
 from nmt.tokenize.base import PAD_ID
 
@@ -157,3 +158,27 @@ def test_bf16_training_attention_on_a_cpu_still_masks_padding_and_the_future(mon
         out = model(src, tgt_in).float()
         torch.testing.assert_close(model(padded, tgt_in).float(), out, rtol=0, atol=2e-2)
         torch.testing.assert_close(model(src, changed).float()[:, :3], out[:, :3], rtol=0, atol=2e-2)
+
+
+@pytest.mark.parametrize("smoothing", [0.0, 0.1])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_the_loss_kernel_equals_its_reference(smoothing, dtype):
+    """The label-smoothed loss kernel: the reference's loss and gradient (PyTorch's cross-entropy), padding rows
+    counting for nothing, the loss in float32 whatever the logits' dtype."""
+    logits = (torch.randn(6, 11, generator=torch.Generator().manual_seed(0)) * 3).to(dtype).requires_grad_()
+    gold = torch.tensor([4, PAD_ID, 7, 10, PAD_ID, 1])
+    expected = reference.smoothed_cross_entropy(logits, gold, smoothing)
+    (expected * 0.5).backward()
+    expected_grad, logits.grad = logits.grad.clone(), None
+    loss = loss_kernels.smoothed_cross_entropy(logits, gold, smoothing)
+    (loss * 0.5).backward()
+    assert loss.dtype == torch.float32
+    torch.testing.assert_close(loss, expected)
+    assert logits.grad.dtype == dtype and not logits.grad[[1, 4]].any()
+    torch.testing.assert_close(logits.grad, expected_grad)
+
+
+def test_the_loss_rows_kernel_pads_to_a_few_shapes():
+    assert [loss_kernels.padded_rows(n) for n in (1, 128, 129, 4000)] == [128, 128, 256, 4096]
+    assert reference.padded_rows(129) == 129
+

@@ -87,26 +87,6 @@ def test_loss_in_chunks_equals_the_loss_of_the_whole_batch(family):
         torch.testing.assert_close(p.grad, expected[name], rtol=1e-4, atol=1e-6, msg=name)
 
 
-@pytest.mark.parametrize("smoothing", [0.0, 0.1])
-@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
-def test_fused_smoothed_cross_entropy_equals_pytorchs(smoothing, dtype):
-    """The training loss's own autograd function: PyTorch's loss and gradient, padding rows counting for nothing,
-    the loss in float32 whatever the logits' dtype."""
-    from nmt.train.losses import SmoothedCrossEntropy
-
-    logits = (torch.randn(6, 11, generator=torch.Generator().manual_seed(0)) * 3).to(dtype).requires_grad_()
-    gold = torch.tensor([4, PAD_ID, 7, 10, PAD_ID, 1])
-    expected = F.cross_entropy(logits.float(), gold, ignore_index=PAD_ID, label_smoothing=smoothing, reduction="sum")
-    (expected * 0.5).backward()
-    expected_grad, logits.grad = logits.grad.clone(), None
-    loss = SmoothedCrossEntropy.apply(logits, gold, smoothing)
-    (loss * 0.5).backward()
-    assert loss.dtype == torch.float32
-    torch.testing.assert_close(loss, expected)
-    assert logits.grad.dtype == dtype and not logits.grad[[1, 4]].any()
-    torch.testing.assert_close(logits.grad, expected_grad)
-
-
 def test_memory_freed_by_an_update_serves_the_next_without_page_faults():
     """keep_freed_memory: activations of changing sizes, freed at the end of each update, are reused, not
     returned to the kernel and faulted in again (glibc's default policy faults tens of thousands of pages here)."""

@@ -2,20 +2,22 @@
 
 The models call the operations of `ops` (dropout, attention, ...), never a kernel by name. `ops.use(kind)`
 picks their implementations: "reference" (`reference.py`, PyTorch's own operations: what the models mean)
-or "auto" (the kernels of `cpu.py` and `decoding.py` where they apply, each falling back to the reference
+or "auto" (the kernels of `cpu.py`, `loss.py` and `decoding.py` where they apply, each falling back to the reference
 elsewhere). `train.compute.kernels` chooses for a training run; decoding runs "auto". Each kernel has a test
 that it computes what its reference computes (tests/test_kernels.py) and a row in
 `scripts/benchmark_kernels.py` that times both.
 """
 from contextlib import contextmanager
 
-from nmt.kernels import cpu, decoding, reference
+from nmt.kernels import cpu, decoding, loss, reference
 
 KINDS = ("auto", "reference")
-OPERATIONS = ("dropout", "add_dropout", "relu_dropout", "attention", "residual_stream", "append_history")
+OPERATIONS = ("dropout", "add_dropout", "relu_dropout", "attention", "residual_stream", "append_history",
+              "smoothed_cross_entropy", "padded_rows")
 KERNELS = {  # operation -> the kernel "auto" uses
     "dropout": cpu.dropout, "add_dropout": cpu.add_dropout, "relu_dropout": cpu.relu_dropout,
     "attention": cpu.attention, "residual_stream": cpu.residual_stream, "append_history": decoding.append_history,
+    "smoothed_cross_entropy": loss.smoothed_cross_entropy, "padded_rows": loss.padded_rows,
 }
 
 

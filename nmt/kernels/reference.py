@@ -6,6 +6,8 @@ Every kernel in this package computes one of these faster somewhere (`nmt/kernel
 import torch
 import torch.nn.functional as F
 
+from nmt.tokenize.base import PAD_ID
+
 
 def dropout(x, p, training):
     return F.dropout(x, p, training)
@@ -36,3 +38,14 @@ def append_history(past, rows, new):
     """Rows `rows` of `past` (B0, H, T, D/H) (all of them, in order, when `rows` is None) followed by `new`
     (B, H, 1, D/H) as position T: a decoder's self-attention keys or values after one more step."""
     return torch.cat([past if rows is None else past.index_select(0, rows), new], dim=2)
+
+
+def smoothed_cross_entropy(logits, gold, smoothing):
+    """The summed label-smoothed cross-entropy (Szegedy et al. 2016) of logits (N, V) against gold ids (N,), in
+    float32, rows whose gold is PAD_ID left out: -(1 - s) log p[gold] - s mean(log p) a row."""
+    return F.cross_entropy(logits.float(), gold, ignore_index=PAD_ID, label_smoothing=smoothing, reduction="sum")
+
+
+def padded_rows(count):
+    """How many rows the loss is computed on, `count` of them real (the rest padding, left out)."""
+    return count
