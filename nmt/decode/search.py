@@ -31,7 +31,8 @@ def to_device(values, device):
 
 class Search:
     """One way of choosing outputs. A subclass sets up a batch's hypotheses in `start`, extends them in
-    `advance` and returns them from `results`; the loop and what ends when are shared.
+    `advance` and returns them from `results`; the loop and what ends when are shared. The settings are the
+    object's for good, a batch's hypotheses until the next `run`: one object serves one batch at a time.
 
     Which hypotheses end is known on the CPU: each sentence's length cap is a number, and `advance` sets
     `done`. On a GPU every read of the device waits for the work queued there, so the loop reads nothing
