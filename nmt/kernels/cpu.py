@@ -100,8 +100,9 @@ def bf16_autocast_on(device_type):
     return torch.is_autocast_enabled(device_type) and torch.get_autocast_dtype(device_type) == torch.bfloat16
 
 
-# where bf16 matmuls are emulated (no AVX512-BF16 or AMX), the bf16 attention kernel ran 3.6x slower than the
-# reference, which computes in float32 (scripts/benchmark_kernels.py on an AMD EPYC); None: torch cannot tell
+# the bf16 attention kernel against the reference (which computes in float32), scripts/benchmark_kernels.py: 3.5x
+# slower where bf16 matmuls are emulated (an AMD EPYC with AVX2 only), 3.2x faster with AVX512-BF16 (an AMD EPYC);
+# None: torch cannot tell
 CPU_COMPUTES_BF16 = bf16_instructions() is not False
 
 
