@@ -4,9 +4,9 @@ Under glibc's malloc a training run's heap fragments: activations change size fr
 oneDNN primitives each new batch shape creates are kept between them, so freed memory is left in pieces
 that later requests do not fit. tcmalloc (gperftools) serves blocks from size classes and reuses them: 200
 updates of the Multi30k recipe in bf16 peaked at 1,267 MiB under it against 1,924 under glibc, with 8.5 %
-more tokens/s and the same losses (docs/BENCHMARKS.md). An allocator is chosen before a process starts
-(LD_PRELOAD), so the `nmt` command (and `python -m nmt`; never `nmt.cli.main` called from Python)
-re-executes itself once, with the same process id and arguments, when
+more tokens/s and the same losses (docs/BENCHMARKS.md, "Training speed and memory"). An allocator is
+chosen before a process starts (LD_PRELOAD), so the `nmt` command (and `python -m nmt`; never
+`nmt.cli.main` called from Python) re-executes itself once, with the same process id and arguments, when
   - it trains (`train`, `tune-vocab`, `curve`, `quickstart`) on Linux and the system has tcmalloc
     (Debian/Ubuntu: `apt install libtcmalloc-minimal4`; Fedora: `dnf install gperftools-libs`),
   - LD_PRELOAD does not already preload an allocator,
@@ -14,8 +14,8 @@ re-executes itself once, with the same process id and arguments, when
 The restarted process also keeps at most 256 oneDNN primitives (ONEDNN_PRIMITIVE_CACHE_CAPACITY, 1,024 by
 default; a value the user set stands): the recipe's bf16 batches build about 20 for each of their ~28 shapes,
 and under tcmalloc the smaller cache held 60 MiB less at update 200 at the same speed (128: 135 MiB less but
-2.5 % slower; docs/BENCHMARKS.md). Under glibc's malloc a smaller cache only fragmented the heap more, so it
-comes with tcmalloc.
+2.5 % slower; docs/BENCHMARKS.md, "Training speed and memory"). Under glibc's malloc a smaller cache only
+fragmented the heap more, so it comes with tcmalloc.
 No torch here: this runs before anything heavy is imported.
 """
 import ctypes.util

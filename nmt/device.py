@@ -49,8 +49,8 @@ def keep_freed_memory(mmap_threshold=32 * 2**20, trim_threshold=256 * 2**20):
     freed), and serve blocks below `mmap_threshold` from the heap. A training update frees and allocates
     hundreds of MiB of activations; returned, every page of them was faulted in and zeroed again the next
     update: 50,000 page faults an update in bf16 training of the Multi30k recipe on a Xeon with AMX, 4,500
-    with these settings, and updates 6-9 % faster (docs/BENCHMARKS.md). True where the settings
-    took (glibc); elsewhere the allocator keeps its own policy."""
+    with these settings, and updates 6-9 % faster (docs/BENCHMARKS.md, "Training speed and memory"). True
+    where the settings took (glibc); elsewhere the allocator keeps its own policy."""
     try:
         mallopt = ctypes.CDLL(ctypes.util.find_library("c")).mallopt
     except (OSError, AttributeError, TypeError):

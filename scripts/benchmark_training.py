@@ -102,8 +102,8 @@ def time_by_kind(trainer, updates, top=10):
 
 def matmul_flops_per_s(device, dtype, n, repeats, trials=5):
     """The fastest of `trials` timings of `repeats` products: what the hardware can do. A single timing moved
-    from 1.06 to 1.68 TFLOP/s (bf16) between runs of one sitting on a 2-core Xeon (docs/BENCHMARKS.md): a
-    slowed timing is noise, not a lower limit."""
+    from 1.06 to 1.68 TFLOP/s (bf16) between runs of one sitting on a 2-core Xeon (docs/BENCHMARKS.md,
+    "Training speed and memory"): a slowed timing is noise, not a lower limit."""
     a, b = (torch.randn(n, n, device=device).to(dtype) for _ in range(2))
     a @ b  # warm-up
     rates = []

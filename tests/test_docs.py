@@ -93,3 +93,14 @@ def test_the_readme_python_example_translates(toy_corpus, tokenizers, tmp_path, 
     monkeypatch.setattr("builtins.print", printed.append)
     exec(compile(example, "README.md", "exec"), {})
     assert len(printed) == 1 and isinstance(printed[0], list) and len(printed[0]) == 2
+
+
+CITATION = re.compile(r'BENCHMARKS\.md,\s+(?:#\s*)?"([^"]+)"')  # also across a wrapped comment line
+
+
+def test_every_citation_of_the_benchmarks_names_one_of_its_sections():
+    sections = set(re.findall(r"^## (.+)$", (ROOT / "docs" / "BENCHMARKS.md").read_text(), re.M))
+    sources = [*DOCS, *ROOT.glob("nmt/**/*.py"), *ROOT.glob("scripts/*.py")]
+    cited = {(path.name, name) for path in sources for name in CITATION.findall(path.read_text())}
+    assert len(cited) > 10  # the pattern still finds the citations
+    assert not {(file, name) for file, name in cited if name not in sections}

@@ -1,16 +1,16 @@
 """Kernels for training on a CPU: dropout with cheap masks, bf16 attention, a bf16 residual stream.
 
-Dropout. PyTorch's dropout draws one random float per element (`bernoulli_`); in bf16 training on a Xeon with
-AMX those draws took about a fifth of an update (docs/BENCHMARKS.md). Here one 64-bit draw gives four 16-bit
-uniforms, and an element is kept when its uniform is at least round(p * 2^16) from the bottom of their
-range: p is honoured to 1/65536. The draws come from NumPy's SFC64 generator, seeded by one draw of
-PyTorch's default generator per mask (so `torch.manual_seed` and a checkpoint's generator state reproduce
-them): it fills 64-bit words about twice as fast as PyTorch's CPU generator. The mask is kept for the
-backward pass, as PyTorch's own dropout keeps it. A residual connection's dropout adds its input in the same
-pass (`add_dropout`). `relu_dropout` keeps only its output for the backward pass, which the next linear layer
-keeps anyway: apart, ReLU kept its output and dropout its mask, 3 bytes an element more in bf16 (the
-Transformer's feed-forward layers: 72 MiB of the recipe's 4,096-token batches). Off the CPU or outside
-training each falls back to the reference (on a GPU PyTorch draws and applies a mask in one fused kernel).
+Dropout. PyTorch's dropout draws one random float per element (`bernoulli_`); in bf16 training on a Xeon with AMX
+those draws took about a fifth of an update (docs/BENCHMARKS.md, "Training speed and memory"). Here one 64-bit draw
+gives four 16-bit uniforms, and an element is kept when its uniform is at least round(p * 2^16) from the bottom of
+their range: p is honoured to 1/65536. The draws come from NumPy's SFC64 generator, seeded by one draw of PyTorch's
+default generator per mask (so `torch.manual_seed` and a checkpoint's generator state reproduce them): it fills
+64-bit words about twice as fast as PyTorch's CPU generator. The mask is kept for the backward pass, as PyTorch's own
+dropout keeps it. A residual connection's dropout adds its input in the same pass (`add_dropout`). `relu_dropout`
+keeps only its output for the backward pass, which the next linear layer keeps anyway: apart, ReLU kept its output
+and dropout its mask, 3 bytes an element more in bf16 (the Transformer's feed-forward layers: 72 MiB of the recipe's
+4,096-token batches). Off the CPU or outside training each falls back to the reference (on a GPU PyTorch draws and
+applies a mask in one fused kernel).
 
 Attention and the residual stream under bf16 autocast on a CPU: see `attention` and `residual_stream`.
 """
@@ -33,7 +33,8 @@ def keep_mask(shape, p):
     n = shape.numel()
     draws = np.random.SFC64(int(torch.randint(2 ** 62, ()))).random_raw((n + 3) // 4)
     uniforms = draws.view(np.int16)[:n]  # uniform over [-2^15, 2^15)
-    # compared in NumPy: twice as fast as PyTorch's comparison of 16-bit integers (docs/BENCHMARKS.md)
+    # compared in NumPy: twice as fast as PyTorch's comparison of 16-bit integers (docs/BENCHMARKS.md,
+    # "Training speed and memory")
     return torch.from_numpy(uniforms >= round(p * 2 ** 16) - 2 ** 15).view(shape)
 
 
@@ -55,7 +56,7 @@ class _AddScaleKept(torch.autograd.Function):
     @staticmethod
     def masked(base, t, keep, scale):
         # base + scale * t * keep, in float32 for bf16 tensors (no bf16-rounded scale); the mask read as bytes:
-        # PyTorch converts booleans 5x slower (docs/BENCHMARKS.md)
+        # PyTorch converts booleans 5x slower (docs/BENCHMARKS.md, "Training speed and memory")
         return torch.addcmul(base, t, keep.view(torch.uint8), value=scale)
 
 
@@ -74,7 +75,7 @@ class _ReluScaleKept(torch.autograd.Function):
     def backward(ctx, grad):
         y, = ctx.saved_tensors
         # ReLU's own backward (the gradient where y > 0, else 0), then the scale: twice as fast as building
-        # the boolean mask y > 0 and applying it (docs/BENCHMARKS.md)
+        # the boolean mask y > 0 and applying it (docs/BENCHMARKS.md, "Training speed and memory")
         return torch.ops.aten.threshold_backward(grad, y, 0).mul_(ctx.scale), None, None
 
 
@@ -116,7 +117,7 @@ def bf16_attention(q, k, v, mask=None, causal=False, dropout_p=0.0):
     """Under bf16 autocast on a CPU (training) PyTorch's math kernel upcasts q, k and v to float32 and its flash
     kernel's backward is slow, so the scores are bf16 matmuls and the softmax runs in float32 (autocast's
     rule), as fairseq's attention does in half precision: forward and backward 1.2-2.2x faster than the math
-    kernel on the recipe's batches on a Xeon with AMX (docs/BENCHMARKS.md)."""
+    kernel on the recipe's batches on a Xeon with AMX (docs/BENCHMARKS.md, "Training speed and memory")."""
     (b, heads, q_len, head_size), k_len = q.shape, k.size(-2)
     # the scaling inside the product: scaling q first copied it twice (the scaled q kept the heads' strides)
     scores = torch.baddbmm(q.new_zeros(()), q.reshape(b * heads, q_len, head_size),
@@ -130,7 +131,7 @@ def bf16_attention(q, k, v, mask=None, causal=False, dropout_p=0.0):
 
 
 def residual_stream(x):
-    """Under bf16 autocast (any device) the residual stream is carried in bf16: the linear layers take it
-    without a cast and each elementwise pass moves half the bytes (docs/BENCHMARKS.md: 113 MiB less over the
-    recipe's first 200 updates, a few % more tokens/s). Elsewhere as the embeddings made it."""
+    """Under bf16 autocast (any device) the residual stream is carried in bf16: the linear layers take it without a
+    cast and each elementwise pass moves half the bytes (docs/BENCHMARKS.md, "Training speed and memory": 113 MiB
+    less over the recipe's first 200 updates, a few % more tokens/s). Elsewhere as the embeddings made it."""
     return x.to(torch.bfloat16) if bf16_autocast_on(x.device.type) else x

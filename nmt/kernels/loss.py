@@ -15,11 +15,11 @@ class SmoothedCrossEntropy(torch.autograd.Function):
         loss  = -(1 - s) log p[gold] - s mean(log p)       per row, with log p = log_softmax(x)
         dloss = p - (1 - s) onehot(gold) - s / V
 
-    The reference's F.cross_entropy(..., ignore_index=PAD_ID, label_smoothing=s, reduction="sum") in fewer
-    passes over the (N, V) logits (tests/test_kernels.py): PyTorch's backward fills, scatters and adds (N, V) tensors, each a
-    pass, and the fused log-softmax backward is slow on a CPU; in bf16 training on a Xeon with AMX these
-    passes took several times the output layer's matmuls (docs/BENCHMARKS.md). Here the forward keeps the
-    float32 log-probabilities and the backward turns them into the gradient in place, then casts it once.
+    The reference's F.cross_entropy(..., ignore_index=PAD_ID, label_smoothing=s, reduction="sum") in fewer passes
+    over the (N, V) logits (tests/test_kernels.py): PyTorch's backward fills, scatters and adds (N, V) tensors, each
+    a pass, and the fused log-softmax backward is slow on a CPU; in bf16 training on a Xeon with AMX these passes
+    took several times the output layer's matmuls (docs/BENCHMARKS.md, "Training speed and memory"). Here the forward
+    keeps the float32 log-probabilities and the backward turns them into the gradient in place, then casts it once.
     Log-probabilities as x give the same loss (log_softmax leaves them unchanged)."""
 
     @staticmethod
@@ -49,5 +49,5 @@ def padded_rows(count):
     """A count of loss rows rounded up to a multiple of ROWS_MULTIPLE: one matmul shape per count of real
     tokens made oneDNN build and keep a primitive, with its buffers, for nearly every update of bf16 training
     on a CPU (8 GiB resident at the end of the recipe's 20 minutes, against 2.4 GiB with the padding;
-    docs/BENCHMARKS.md)."""
+    docs/BENCHMARKS.md, "Training speed and memory")."""
     return count + -count % ROWS_MULTIPLE

@@ -68,8 +68,8 @@ OptimizerConfig = one_of(AdamConfig, AdamWConfig, SGDConfig, AdadeltaConfig)
 def fused_kernel(model):
     """Whether Adam's update runs as one fused kernel over the parameters rather than a pass over all of
     them per operation (torch.optim's default "foreach" implementation): 18 -> 5 ms a step for the Multi30k
-    recipe's 7.6 M parameters on a 2-core Xeon (docs/BENCHMARKS.md), the parameters equal to rounding.
-    PyTorch has one for CPUs and CUDA GPUs; other devices keep its default."""
+    recipe's 7.6 M parameters on a 2-core Xeon (docs/BENCHMARKS.md, "Training speed and memory"), the
+    parameters equal to rounding. PyTorch has one for CPUs and CUDA GPUs; other devices keep its default."""
     return next(model.parameters()).device.type in ("cpu", "cuda")
 
 

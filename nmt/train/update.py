@@ -66,7 +66,8 @@ class Update:
         if finite:
             if self.clip_norm and norm > self.clip_norm:
                 # only then: clip_grad_norm_ scales every gradient by min(1, clip / norm), and past the warmup
-                # the norm is rarely above the clip (docs/BENCHMARKS.md), so that pass mostly multiplied by 1
+                # the norm is rarely above the clip (docs/BENCHMARKS.md, "Training speed and memory"), so that
+                # pass mostly multiplied by 1
                 torch.nn.utils.clip_grads_with_norm_(params, self.clip_norm, norm)
             self.scaler.step(self.optimizer)
         self.scaler.update()  # fp16: a lower scale after a non-finite gradient
