@@ -3,12 +3,12 @@
 
     python scripts/benchmark_kernels.py --out kernels.json [--repeat 20] [--threads 2]
 
-Shapes: a 4,096-token batch as 32 sentences of 128 positions, d_model 256, 4 heads, feed-forward 1,024
-(the Multi30k recipe), the loss on one chunk of logits over 8,000 pieces; the history kernel at a beam-5 step of 64 sentences 20 positions in. Training
-operations are timed forward and backward in training mode, in fp32 and under bf16 autocast on bf16
-activations (the embeddings' fp32 for the residual stream); the median of
-`--repeat` timings after two warm-up calls. Dropout draws differ between kernel and reference (each its own
-masks), so only their times compare here; tests/test_kernels.py checks what they compute.
+Shapes: a 4,096-token batch as 32 sentences of 128 positions, d_model 256, 4 heads, feed-forward 1,024 (the
+Multi30k recipe), the loss on one chunk of logits over 8,000 pieces; the history kernel at a beam-5 step of 64
+sentences 20 positions in. Training operations are timed forward and backward in training mode, in fp32 and
+under bf16 autocast on bf16 activations (the embeddings' fp32 for the residual stream); the median of `--repeat`
+timings after two warm-up calls. Dropout draws differ between kernel and reference (each its own masks), so only
+their times compare here; tests/test_kernels.py checks what they compute.
 """
 import argparse
 import json

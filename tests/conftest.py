@@ -184,6 +184,8 @@ def assert_step_decoding_matches_forward(model, src, tgt_in, reorder=None, beams
     with torch.no_grad():
         expected = F.log_softmax(model(src, tgt_in).float(), dim=-1)
         state = model.encode(src)
+        parts = (state.source, state.rows, state.history)
+        assert all(t.size(0) == src.size(0) for part in parts for t in part.values())  # batch-first
         rows = torch.arange(src.size(0))
         for t in range(tgt_in.size(1)):
             if t == 1 and reorder is not None:

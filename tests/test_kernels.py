@@ -1,14 +1,27 @@
 """Each kernel (nmt/kernels/) against the reference operation it replaces: values and gradients, within the
 tolerance the kernel states; and the seam that picks them (`train.compute.kernels`)."""
+from contextlib import contextmanager
+
 import pytest
 import torch
 import torch.nn.functional as F
 
 from conftest import VOCAB, example_batch, make_transformer, tiny_config
-from nmt.kernels import KERNELS, OPERATIONS, cpu, decoding, ops, reference, using
+from nmt.kernels import KERNELS, OPERATIONS, cpu, decoding, ops, reference
 from nmt.kernels import loss as loss_kernels
 from nmt.models.dropout import Dropout
 from nmt.tokenize.base import PAD_ID
+
+
+@contextmanager
+def using(kind):
+    """`ops` bound to `kind` inside the block, and to what it was after."""
+    before = ops.kind
+    ops.use(kind)
+    try:
+        yield ops
+    finally:
+        ops.use(before)
 
 
 def test_the_seam_binds_every_operation_to_its_kernel_or_its_reference():

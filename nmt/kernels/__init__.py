@@ -1,14 +1,12 @@
 """Speed kernels, each beside the reference operation it replaces.
 
-The models call the operations of `ops` (dropout, attention, ...), never a kernel by name. `ops.use(kind)`
-picks their implementations: "reference" (`reference.py`, PyTorch's own operations: what the models mean)
-or "auto" (the kernels of `cpu.py`, `loss.py` and `decoding.py` where they apply, each falling back to the reference
-elsewhere). `train.compute.kernels` chooses for a training run; decoding runs "auto". Each kernel has a test
-that it computes what its reference computes (tests/test_kernels.py) and a row in
-`scripts/benchmark_kernels.py` that times both.
+The models call the operations of `ops` (dropout, attention, ...), never a kernel by name. `ops.use(kind)` picks
+their implementations: "reference" (`reference.py`, PyTorch's own operations: what the models mean) or "auto" (the
+kernels of `cpu.py`, `loss.py` and `decoding.py` where they apply, each falling back to the reference elsewhere).
+`train.compute.kernels` chooses for a training run's process (its validation included); `nmt translate` and
+`nmt serve` run "auto". Each kernel has a test that it computes what its reference computes
+(tests/test_kernels.py) and a row in `scripts/benchmark_kernels.py` that times both.
 """
-from contextlib import contextmanager
-
 from nmt.kernels import cpu, decoding, loss, reference
 
 KINDS = ("auto", "reference")
@@ -37,13 +35,3 @@ class Operations:
 
 ops = Operations()
 
-
-@contextmanager
-def using(kind):
-    """`ops` bound to `kind` inside the block, and to what it was after."""
-    before = ops.kind
-    ops.use(kind)
-    try:
-        yield ops
-    finally:
-        ops.use(before)
