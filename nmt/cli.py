@@ -137,6 +137,14 @@ def build_parser():
     p.add_argument("--words", required=True, help="training words per run, e.g. 10000,20000,40000,all")
     p.add_argument("--test-split", default="test", help="split scored with each run's best model (default: test)")
 
+    p = sub.add_parser("ablate", parents=[common], help="each trick on and off, over seeds: BLEU mean ± std, p-values")
+    _sweep_args(p)
+    p.add_argument("--config", type=Path, required=True, help="experiment YAML of the base arm")
+    p.add_argument("--toggle", dest="toggles", action="append", required=True, metavar="SECTION.KEY=VALUE",
+                   help="one arm: the base with this one key changed (repeatable)")
+    p.add_argument("--seeds", type=int, default=3, help="every arm trains with seeds 1..N (default: 3)")
+    p.add_argument("--test-split", default="test", help="split scored with each run's best model (default: test)")
+
     p = sub.add_parser("config", parents=[common], help="check and print a config, list every key, upgrade an old one")
     p.add_argument("--config", type=Path, help="experiment YAML to check; prints it resolved, every default filled in")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
@@ -367,6 +375,18 @@ def cmd_curve(args):
     print(f"table and plot in {args.out}", file=sys.stderr)
 
 
+def cmd_ablate(args):
+    from nmt.sweep.ablate import ablate, parse_toggles
+
+    if args.seeds < 1:
+        raise NmtError("--seeds must be at least 1")
+    toggles = parse_toggles(args.config, args.overrides, args.toggles)
+    sweep = _sweep(args, config=str(args.config.resolve()), toggles=toggles, seeds=args.seeds,
+                   test_split=args.test_split)
+    ablate(args.config.resolve(), toggles, range(1, args.seeds + 1), sweep, log=lambda m: print(m, file=sys.stderr))
+    print(f"table in {args.out / 'ablation.md'}", file=sys.stderr)
+
+
 def cmd_config(args):
     from nmt.config import ExperimentConfig, load_config, read_yaml, upgrade, validate
     from nmt.schema import describe, dump_yaml
@@ -389,7 +409,7 @@ def cmd_quickstart(args):
 
 COMMANDS = {"fetch": cmd_fetch, "preprocess": cmd_preprocess, "train": cmd_train, "translate": cmd_translate,
             "serve": cmd_serve, "export": cmd_export, "evaluate": cmd_evaluate, "average": cmd_average, "plot": cmd_plot,
-            "tune-vocab": cmd_tune_vocab, "curve": cmd_curve, "config": cmd_config, "quickstart": cmd_quickstart}
+            "tune-vocab": cmd_tune_vocab, "curve": cmd_curve, "ablate": cmd_ablate, "config": cmd_config, "quickstart": cmd_quickstart}
 
 
 def main(argv=None):

@@ -36,7 +36,7 @@ def averaged_test_bleu(run_dir, sweep, last):
     log_path = run_dir.parent / f"{run_dir.name}.log"
     if not (run_dir / "averaged").is_dir():
         run_nmt(log_path, "average", "--run-dir", str(run_dir), "--last", str(last))
-    return score_test_split(run_dir, sweep, log_path, model="averaged")
+    return score_test_split(run_dir, sweep, log_path, model="averaged")["test_bleu"]
 
 
 COLUMNS = [Column("curriculum", "curriculum"), Column("seed", "seed"), Column("updates", "steps"),

@@ -71,18 +71,25 @@ def test_tune_vocab_writes_tables_plot_and_the_winners_config(run_cli, toy_corpu
     assert winner.model == load_config(tiny_yaml).model
 
 
+def kill_after_the_first_cell(args, out):
+    """Start a sweep, SIGKILL it (and the commands of its second cell) once its first cell is finished,
+    and return the environment to restart it in."""
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    sweep = subprocess.Popen(args, env=env, stderr=subprocess.DEVNULL, start_new_session=True)
+    results = out / "results.jsonl"
+    while not (results.is_file() and results.read_text()):
+        assert sweep.poll() is None, "the sweep ended before it could be interrupted"
+        time.sleep(0.05)
+    os.killpg(sweep.pid, signal.SIGKILL)
+    sweep.wait()
+    return env
+
+
 def test_an_interrupted_curve_resumes_without_training_finished_cells(toy_corpus, tiny_yaml, tmp_path):
     out = tmp_path / "curve"
     args = [sys.executable, "-m", "nmt", "curve", "--configs", tiny_yaml, "--data-dir", toy_corpus, "--out", out,
             "--words", "300,all", "--max-time", "60"]
-    env = dict(os.environ, OMP_NUM_THREADS="1")
-    sweep = subprocess.Popen(args, env=env, stderr=subprocess.DEVNULL, start_new_session=True)
-    results = out / "results.jsonl"
-    while not (results.is_file() and results.read_text()):  # the first cell is finished ...
-        assert sweep.poll() is None, "the sweep ended before it could be interrupted"
-        time.sleep(0.05)
-    os.killpg(sweep.pid, signal.SIGKILL)  # ... kill the sweep, and the second cell's commands with it
-    sweep.wait()
+    env = kill_after_the_first_cell(args, out)
     first = out / "runs" / "tiny-300"
     finished_model = (first / "best" / "model.safetensors").stat().st_mtime_ns
 

@@ -148,7 +148,7 @@ def run_cell(cell, sweep):
         run_nmt(log_path, "train", *common, "--max-time", str(sweep.max_time))
         record = measure_run(run_dir)
         if sweep.test_split:
-            record["test_bleu"] = score_test_split(run_dir, sweep, log_path)
+            record.update(score_test_split(run_dir, sweep, log_path))
     except CellFailed as e:
         return {"failed": str(e)}
     return record
@@ -200,7 +200,8 @@ def measure_run(run_dir):
 
 
 def score_test_split(run_dir, sweep, log_path, model="best"):
-    """Test BLEU of the run's model directory `model` (best/, or one that `nmt average` wrote)."""
+    """Test BLEU and chrF of the run's model directory `model` (best/, or one that `nmt average` wrote),
+    with the files they were computed from."""
     from nmt.config import read_yaml
 
     data = read_yaml(run_dir / "config.yaml")["data"]
@@ -209,4 +210,6 @@ def score_test_split(run_dir, sweep, log_path, model="best"):
     hypotheses = run_dir / f"{sweep.test_split}.{model}.hyp"
     run_nmt(log_path, "translate", "--model", str(run_dir / model), "--input", str(source),
             "--output", str(hypotheses))
-    return score_corpus(read_lines(hypotheses), read_lines(reference), ("bleu",))["bleu"]["score"]
+    scores = score_corpus(read_lines(hypotheses), read_lines(reference))
+    return {"test_bleu": scores["bleu"]["score"], "test_chrf": scores["chrf"]["score"],
+            "test_hypotheses": str(hypotheses), "test_references": str(reference)}

@@ -1,0 +1,117 @@
+"""`nmt ablate`: what each trick is worth on your data, with error bars.
+
+The base config and one arm per `--toggle KEY=VALUE` (each changes exactly that one key) train with
+every seed under the same budget; the table gives each arm's dev and test BLEU as mean ± standard
+deviation over the seeds, its difference to the base and the p-value of that difference by paired
+bootstrap resampling of the test sentences (Koehn 2004, as sacreBLEU computes it, the seeds'
+translations pooled so that a resample draws the same sentences of every seed for both systems).
+"""
+import re
+import statistics
+from pathlib import Path
+
+from nmt.config import load_config
+from nmt.data.corpus import read_lines
+from nmt.errors import NmtError
+from nmt.schema import to_dict
+from nmt.sweep.grid import Cell, run_grid
+from nmt.sweep.report import Column, write_tables
+
+BASE = "base"
+BOOTSTRAP_SAMPLES = 1000
+
+COLUMNS = [Column("arm", "arm"), Column("seeds", "seeds"),
+           Column("dev BLEU", "dev_bleu"), Column("test BLEU", "test_bleu"),
+           Column("test BLEU per seed", "test_bleu_per_seed"),
+           Column("Δ test BLEU", "delta", "{:+.2f}"), Column("p (paired bootstrap)", "p_value", "{:.3f}"),
+           Column("test chrF", "test_chrf"), Column("updates", "steps", "{:,.0f}"),
+           Column("target tokens/s", "tokens_per_s", "{:,.0f}")]
+
+
+def parse_toggles(config, overrides, toggles):
+    """Check every toggle before anything runs: KEY=VALUE, a key the config has, a value it accepts,
+    one that differs from the base's; returns the toggles as given."""
+    base = to_dict(load_config(config, overrides))
+    for toggle in toggles:
+        key, sep, _ = toggle.partition("=")
+        if not sep or not key.strip():
+            raise NmtError(f"--toggle {toggle!r}: expected section.key=value")
+        if key.strip() == "train.seed":
+            raise NmtError("--toggle train.seed: every arm trains with every seed of --seeds")
+        try:
+            arm = to_dict(load_config(config, [*overrides, toggle]))
+        except NmtError as e:
+            raise NmtError(f"--toggle {toggle}: {e}") from None
+        if arm == base:
+            raise NmtError(f"--toggle {toggle}: the base config already has this value; the arm would change "
+                           "nothing")
+    if len(set(toggles)) < len(toggles):
+        raise NmtError("--toggle: the same toggle is given twice")
+    return list(toggles)
+
+
+def ablation_cells(config, toggles, seeds):
+    """The grid: the base and each toggle, each with every seed; a cell's overrides are its seed and
+    (for an arm) its one toggle."""
+    arms = [(BASE, ())] + [(toggle, (toggle,)) for toggle in toggles]
+    return [Cell(f"{_slug(arm)}-seed{seed}", {"arm": arm, "seed": seed}, config, (f"train.seed={seed}", *change))
+            for arm, change in arms for seed in seeds]
+
+
+def _slug(arm):
+    """A folder name for an arm: its toggle with anything but letters, digits, '.', '_', '=' and '-' as '_'."""
+    return re.sub(r"[^\w.=-]", "_", arm)
+
+
+def ablate(config, toggles, seeds, sweep, log=print):
+    """Train the grid, then write OUT/ablation.md and ablation.csv; returns one summary per arm."""
+    records = run_grid(ablation_cells(config, toggles, seeds), sweep, log)
+    arms = list(dict.fromkeys(r["arm"] for r in records))
+    by_arm = {arm: [r for r in records if r["arm"] == arm] for arm in arms}
+    summaries = [summarise(arm, by_arm[arm], by_arm[BASE]) for arm in arms]
+    write_tables(sweep.out / "ablation", COLUMNS, summaries)
+    return summaries
+
+
+def summarise(arm, records, base_records):
+    """One row of the table: the arm's scores over the seeds that finished, against the base's."""
+    scored = [r for r in records if "failed" not in r]
+    row = {"arm": arm, "seeds": len(scored)}
+    if len(scored) < len(records):
+        row["failed"] = "; ".join(f"seed {r['seed']}: {r['failed']}" for r in records if "failed" in r)
+    if not scored:
+        return row
+    for key in ("dev_bleu", "test_bleu", "test_chrf"):
+        row[key] = mean_and_spread([r[key] for r in scored])
+    row["test_bleu_per_seed"] = " / ".join(f"{r['test_bleu']:.2f}" for r in scored)
+    row["steps"] = statistics.mean(r["steps"] for r in scored)
+    row["tokens_per_s"] = statistics.mean(r["tokens_per_s"] for r in scored)
+    base = {r["seed"]: r for r in base_records if "failed" not in r}
+    pairs = [(base[r["seed"]], r) for r in scored if r["seed"] in base]
+    if arm != BASE and pairs:
+        row["delta"] = statistics.mean(r["test_bleu"] - b["test_bleu"] for b, r in pairs)
+        row["p_value"] = paired_bootstrap_p(pairs)
+    return row
+
+
+def mean_and_spread(values):
+    """'mean ± sample standard deviation' (just the value for one seed)."""
+    if len(values) == 1:
+        return f"{values[0]:.2f}"
+    return f"{statistics.mean(values):.2f} ± {statistics.stdev(values):.2f}"
+
+
+def paired_bootstrap_p(pairs):
+    """p-value of the arm's test BLEU against the base's: sacreBLEU's paired bootstrap over the test
+    sentences of every seed (each (base, arm) record pair of a seed adds its sentences to both systems)."""
+    from sacrebleu.metrics import BLEU
+    from sacrebleu.significance import PairedTest
+
+    references = read_lines(Path(pairs[0][0]["test_references"]))
+    base_lines, arm_lines = [], []
+    for base, arm in pairs:
+        base_lines += read_lines(Path(base["test_hypotheses"]))
+        arm_lines += read_lines(Path(arm["test_hypotheses"]))
+    _, results = PairedTest([(BASE, base_lines), ("arm", arm_lines)], {"BLEU": BLEU()},
+                            [references * len(pairs)], test_type="bs", n_samples=BOOTSTRAP_SAMPLES)()
+    return float(results["BLEU"][1].p_value)

@@ -1,0 +1,121 @@
+"""`nmt ablate`: the base and one arm per toggle, each changing one key, all with the same seeds;
+bad toggles are refused before anything trains, and an interrupted ablation resumes."""
+import statistics
+import subprocess
+import sys
+
+import pytest
+
+from nmt.config import load_config
+from nmt.errors import NmtError
+from nmt.schema import to_dict
+from nmt.sweep.ablate import ablation_cells, paired_bootstrap_p, parse_toggles, summarise
+from test_sweep import kill_after_the_first_cell, read_csv, tiny_yaml  # noqa: F401 (a fixture)
+
+TOGGLES = ["train.label_smoothing=0", "model.tie_output=false", "train.curriculum.type=phases"]
+
+
+def leaves(tree, prefix=""):
+    """{dotted key: value} of every leaf of a nested dict."""
+    out = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            out.update(leaves(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def test_each_arm_changes_exactly_its_key_and_trains_with_the_base_seeds(tiny_yaml):
+    cells = ablation_cells(tiny_yaml, parse_toggles(tiny_yaml, [], TOGGLES), seeds=[1, 2])
+    seeds = {arm: [c.labels["seed"] for c in cells if c.labels["arm"] == arm] for arm in ["base", *TOGGLES]}
+    assert all(s == [1, 2] for s in seeds.values())
+    assert len({c.name for c in cells}) == len(cells) == 8
+    for cell in cells:
+        base = leaves(to_dict(load_config(tiny_yaml, [f"train.seed={cell.labels['seed']}"])))
+        arm = leaves(to_dict(load_config(tiny_yaml, cell.overrides)))
+        changed = {key for key in base.keys() | arm.keys() if base.get(key) != arm.get(key)}
+        if cell.labels["arm"] == "base":
+            assert not changed
+            continue
+        key = cell.labels["arm"].split("=")[0]
+        if key.endswith(".type"):  # a kind's own keys (the phases of a curriculum) come with the kind
+            section = key.removesuffix("type")
+            assert key in changed and all(k.startswith(section) for k in changed)
+        else:
+            assert changed == {key}
+
+
+@pytest.mark.parametrize("toggle, message", [
+    ("train.label_smothing=0", "--toggle train.label_smothing=0: unknown config key train.label_smothing (did you mean train.label_smoothing?)"),
+    ("train.label_smoothing=1.5", "--toggle train.label_smoothing=1.5: config key train.label_smoothing"),
+    ("train.label_smoothing", "--toggle 'train.label_smoothing': expected section.key=value"),
+    ("train.label_smoothing=0.1", "the base config already has this value"),
+    ("train.seed=3", "every arm trains with every seed of --seeds"),
+])
+def test_a_bad_toggle_is_one_line_before_anything_trains(run_cli, toy_corpus, tiny_yaml, tmp_path, toggle, message):
+    out = tmp_path / "ablation"
+    r = run_cli("ablate", "--config", tiny_yaml, "--data-dir", toy_corpus, "--out", out, "--max-time", 5,
+                "--toggle", "model.tie_output=false", "--toggle", toggle)
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert r.stderr.startswith("nmt ablate: error: ") and message in r.stderr
+    assert not out.exists()
+
+
+def test_the_same_toggle_twice_is_refused(tiny_yaml):
+    with pytest.raises(NmtError, match="the same toggle is given twice"):
+        parse_toggles(tiny_yaml, [], ["model.tie_output=false", "model.tie_output=false"])
+
+
+def test_an_interrupted_ablation_resumes_and_tabulates_every_arm(toy_corpus, tiny_yaml, tmp_path):
+    out = tmp_path / "ablation"
+    args = [sys.executable, "-m", "nmt", "ablate", "--config", tiny_yaml, "--data-dir", toy_corpus, "--out", out,
+            "--toggle", "train.label_smoothing=0", "--seeds", "1", "--max-time", "60"]
+    env = kill_after_the_first_cell(args, out)
+    first = out / "runs" / "base-seed1"
+    finished_model = (first / "best" / "model.safetensors").stat().st_mtime_ns
+
+    r = subprocess.run(args, env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "1 of 2 cells already finished" in r.stderr
+    assert (first / "best" / "model.safetensors").stat().st_mtime_ns == finished_model
+    base, arm = read_csv(out / "ablation.csv")
+    assert (base["arm"], arm["arm"]) == ("base", "train.label_smoothing=0")
+    assert not base["delta"] and not base["p_value"] and not arm["failed"]
+    assert 0 < float(arm["p_value"]) <= 1 and float(arm["tokens_per_s"]) > 0
+    assert float(arm["delta"]) == pytest.approx(float(arm["test_bleu"]) - float(base["test_bleu"]), abs=0.01)
+    assert "| train.label_smoothing=0 | 1 |" in (out / "ablation.md").read_text()
+
+
+REFERENCES = [f"a small house number {i} stands by the river" for i in range(40)]
+
+
+def scored(tmp_path, name, seed, lines):
+    """A record of a finished cell whose test translations are `lines`."""
+    hypotheses, references = tmp_path / f"{name}{seed}.hyp", tmp_path / "test.ref"
+    hypotheses.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    references.write_text("\n".join(REFERENCES) + "\n", encoding="utf-8")
+    return {"arm": name, "seed": seed, "dev_bleu": 1.0 + seed, "test_bleu": 10.0 * seed, "test_chrf": 30.0,
+            "steps": 100, "tokens_per_s": 1000.0, "test_hypotheses": str(hypotheses),
+            "test_references": str(references)}
+
+
+def test_a_clearly_better_arm_is_significant_and_a_near_copy_is_not(tmp_path):
+    worse = [f"a house {i} by river" for i in range(40)]
+    base = [scored(tmp_path, "base", seed, worse) for seed in (1, 2)]
+    better = [scored(tmp_path, "better", seed, REFERENCES) for seed in (1, 2)]
+    near = [scored(tmp_path, "near", seed, [REFERENCES[0], *worse[1:]]) for seed in (1, 2)]
+    assert paired_bootstrap_p(list(zip(base, better))) < 0.01
+    assert paired_bootstrap_p(list(zip(base, near))) > 0.05
+
+
+def test_an_arm_row_gives_mean_spread_and_what_failed(tmp_path):
+    lines = [f"a house {i}" for i in range(40)]
+    base = [scored(tmp_path, "base", seed, lines) for seed in (1, 2, 3)]
+    arm = [scored(tmp_path, "arm", 1, lines), scored(tmp_path, "arm", 2, lines),
+           {"arm": "arm", "seed": 3, "failed": "out of memory"}]
+    row = summarise("arm", arm, base)
+    assert row["seeds"] == 2 and row["failed"] == "seed 3: out of memory"
+    assert row["test_bleu"] == f"15.00 ± {statistics.stdev([10.0, 20.0]):.2f}" and row["delta"] == 0.0
+    assert row["test_bleu_per_seed"] == "10.00 / 20.00"
+    assert summarise("base", base, base)["dev_bleu"] == "3.00 ± 1.00" and "delta" not in summarise("base", base, base)
