@@ -81,6 +81,14 @@ def section_class(field):
     return kind if isinstance(kind, type) and issubclass(kind, Section) else None
 
 
+def item_section_class(field):
+    """The Section class of a field that is a list of sections, or None."""
+    if typing.get_origin(field.annotation) is not list:
+        return None
+    (item,) = typing.get_args(field.annotation)
+    return item if isinstance(item, type) and issubclass(item, Section) else None
+
+
 # --- for people: one-line errors and a listing of every key -----------------------------------------
 
 def explain(error, raw, cls, hint=lambda key: ""):
@@ -102,6 +110,11 @@ def explain(error, raw, cls, hint=lambda key: ""):
             owner = kinds.members.get(str(node.get(kinds.key, kinds.default))) if isinstance(node, dict) else None
             if loc and owner is not None:
                 loc.pop(0)  # the kind's tag
+        elif loc and isinstance(loc[0], int) and item_section_class(field):  # an item of a list of sections
+            index = loc.pop(0)
+            path[-1] += f"[{index}]"
+            node = node[index] if isinstance(node, list) and index < len(node) else None
+            owner = item_section_class(field)
         else:
             owner = section_class(fields[part])
     key, kind, value = ".".join(path), error["type"], error.get("input")
