@@ -19,11 +19,11 @@ def _config_args(parser):
     parser.add_argument("--run-dir", type=Path, help="run directory (default: runs/NAME)")
 
 
-def _decoder_args(p):
-    """The model and search flags `nmt translate` and `nmt serve` share."""
+def _decoder_args(p, model_flag="--model"):
+    """The model and search flags of the commands that translate (translate, serve, distill, backtranslate)."""
     from nmt.decode.options import BATCH_OPTIONS, SEARCH_OPTIONS, add_flags
 
-    p.add_argument("--model", type=Path, nargs="+", required=True,
+    p.add_argument(model_flag, dest="model", type=Path, nargs="+", required=True,
                    help="exported model directory (a run's best/); several: an ensemble averaging probabilities")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
     add_flags(p, BATCH_OPTIONS)
@@ -41,6 +41,20 @@ def _translate_args(p):
     p.add_argument("--output", type=Path, help="output file (default: stdout)")
     p.add_argument("--chunk-lines", type=int, default=100_000, help="lines read, translated and written at a time")
     add_flags(p.add_argument_group("sampling (instead of search)"), SAMPLING_OPTIONS)
+
+
+def _synthetic_corpus_args(p, model_flag, sampling):
+    """The flags of the commands that write a corpus with a model (distill, backtranslate)."""
+    from nmt.decode.options import SAMPLING_OPTIONS, add_flags
+
+    _decoder_args(p, model_flag)
+    p.add_argument("--out", type=Path, required=True, help="folder to write {split}.{lang} files into")
+    p.add_argument("--split", default="train", help="name of the split written (default: train)")
+    p.add_argument("--chunk-lines", type=int, default=100_000, help="lines read, translated and written at a time")
+    p.add_argument("--src-lang", help="the model's source language (default: what its export records)")
+    p.add_argument("--tgt-lang", help="the model's target language (default: what its export records)")
+    if sampling:
+        add_flags(p.add_argument_group("sampling (instead of search)"), SAMPLING_OPTIONS)
 
 
 def _serve_args(p):
@@ -144,6 +158,28 @@ def build_parser():
                    help="one arm: the base with this one key changed (repeatable)")
     p.add_argument("--seeds", type=int, default=3, help="every arm trains with seeds 1..N (default: 3)")
     p.add_argument("--test-split", default="test", help="split scored with each run's best model (default: test)")
+
+    p = sub.add_parser("sweep", parents=[common], help="random search over config keys, scored on dev BLEU (optuna)")
+    _sweep_args(p)
+    p.add_argument("--config", type=Path, required=True, help="experiment YAML every trial starts from")
+    p.add_argument("--space", type=Path, required=True, help="YAML of config keys and their distributions "
+                                                             "(uniform, log_uniform, int, choice)")
+    p.add_argument("--trials", type=int, required=True, help="finished trials (completed or pruned) to reach")
+    p.add_argument("--storage", help="optuna storage URL that workers on several machines share "
+                                     "(default: sqlite:///OUT/study.db)")
+    p.add_argument("--jobs", type=int, default=1, help="trials side by side on this machine, each with its "
+                                                       "share of the cores (default: 1)")
+
+    p = sub.add_parser("distill", parents=[common], help="a corpus for a student: the teacher's translations of "
+                                                          "the training source (sequence-level distillation)")
+    _synthetic_corpus_args(p, "--teacher", sampling=False)
+    p.add_argument("--data-dir", type=Path, required=True, help="folder of {split}.{lang} files to distill")
+
+    p = sub.add_parser("backtranslate", parents=[common], help="synthetic pairs from target-side monolingual text "
+                                                               "and a model of the reverse direction")
+    _synthetic_corpus_args(p, "--model", sampling=True)
+    p.add_argument("--mono", type=Path, required=True, help="monolingual text, one sentence a line, in the "
+                                                            "model's source language")
 
     p = sub.add_parser("config", parents=[common], help="check and print a config, list every key, upgrade an old one")
     p.add_argument("--config", type=Path, help="experiment YAML to check; prints it resolved, every default filled in")
@@ -381,10 +417,58 @@ def cmd_ablate(args):
     if args.seeds < 1:
         raise NmtError("--seeds must be at least 1")
     toggles = parse_toggles(args.config, args.overrides, args.toggles)
-    sweep = _sweep(args, config=str(args.config.resolve()), toggles=toggles, seeds=args.seeds,
-                   test_split=args.test_split)
+    sweep = _sweep(args, config=str(args.config.resolve()), test_split=args.test_split)  # arms and seeds may grow
     ablate(args.config.resolve(), toggles, range(1, args.seeds + 1), sweep, log=lambda m: print(m, file=sys.stderr))
     print(f"table in {args.out / 'ablation.md'}", file=sys.stderr)
+
+
+def cmd_sweep(args):
+    from nmt.sweep.study import (default_storage, open_study, read_space, run_side_by_side, run_trials,
+                                 study_settings, write_report)
+
+    for flag, value in (("--trials", args.trials), ("--jobs", args.jobs)):
+        if value < 1:
+            raise NmtError(f"{flag} must be at least 1")
+    dimensions = read_space(args.space, args.config, args.overrides)
+    sweep, config = _sweep(args), args.config.resolve()
+    args.out.mkdir(parents=True, exist_ok=True)
+    storage = args.storage or default_storage(args.out)
+    settings = study_settings(dimensions, args.config, args.overrides, args.max_time)
+    study = open_study(storage, settings)
+    log = lambda message: print(message, file=sys.stderr)  # noqa: E731
+    if args.jobs > 1:
+        run_side_by_side(args.jobs, storage, settings, dimensions, args.trials, config, sweep, log)
+    else:
+        run_trials(study, dimensions, args.trials, config, sweep, log=log)
+    rows = write_report(study, dimensions, args.out)
+    best = next((row for row in rows if row.get("dev_bleu") is not None), None)
+    print(f"{len(rows)} trials" + (f"; best: trial {best['trial']}, dev BLEU {best['dev_bleu']:.2f}" if best else "")
+          + f"; table and importance plot in {args.out}", file=sys.stderr)
+
+
+def cmd_distill(args):
+    from nmt.synthetic import distill
+
+    pairs = distill(*_synthetic_corpus_writer(args), args.data_dir, args.out, args.split, args.chunk_lines)
+    print(f"{pairs:,} pairs distilled into {args.out}", file=sys.stderr)
+
+
+def cmd_backtranslate(args):
+    from nmt.synthetic import backtranslate
+
+    pairs = backtranslate(*_synthetic_corpus_writer(args), args.mono, args.out, args.split, args.chunk_lines)
+    print(f"{pairs:,} back-translated pairs in {args.out}; mix them in with data.extra", file=sys.stderr)
+
+
+def _synthetic_corpus_writer(args):
+    """(translator, (source, target) languages of the model) for distill and backtranslate."""
+    _check_decoder_flags(args)
+    from nmt.device import pick_device  # torch: imported once the options are known to be valid
+    from nmt.synthetic import languages_of
+
+    languages = languages_of(args.model[0], args.src_lang, args.tgt_lang)
+    translator = _make_translator(args, pick_device(args.device))
+    return translator, languages
 
 
 def cmd_config(args):
@@ -409,7 +493,8 @@ def cmd_quickstart(args):
 
 COMMANDS = {"fetch": cmd_fetch, "preprocess": cmd_preprocess, "train": cmd_train, "translate": cmd_translate,
             "serve": cmd_serve, "export": cmd_export, "evaluate": cmd_evaluate, "average": cmd_average, "plot": cmd_plot,
-            "tune-vocab": cmd_tune_vocab, "curve": cmd_curve, "ablate": cmd_ablate, "config": cmd_config, "quickstart": cmd_quickstart}
+            "tune-vocab": cmd_tune_vocab, "curve": cmd_curve, "ablate": cmd_ablate, "sweep": cmd_sweep, "distill": cmd_distill,
+            "backtranslate": cmd_backtranslate, "config": cmd_config, "quickstart": cmd_quickstart}
 
 
 def main(argv=None):

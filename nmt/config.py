@@ -29,6 +29,15 @@ from nmt.train.schedules import InverseSqrtConfig, LRScheduleConfig
 FORMAT = 2  # of config.yaml, checkpoints' and model directories' configs; 1 was nmt 0.1's flat layout
 
 
+class ExtraCorpus(Section):
+    dir: str = Field(description="folder of {train_split}.{lang} files, e.g. what nmt backtranslate or nmt "
+                                 "distill wrote")
+    ratio: Float = Field(1.0, gt=0, description="its share of the mix: 2 = every pair twice (upsampling), "
+                                                "0.5 = a seeded half of its pairs")
+    tag: str = Field("", pattern=r"^\S*$", description="a word put before each of its source sentences, e.g. "
+                                                        "<BT> for back-translated text (Caswell et al. 2019)")
+
+
 class DataConfig(Section):
     dir: str = Field("", description="folder of {split}.{lang} files")
     hf_dataset: str = Field("", description="or a Hugging Face dataset: multi30k or mafand (nmt knows where they "
@@ -47,6 +56,8 @@ class DataConfig(Section):
                                                   "many source words (within one sentence); 0 = all")
     subsample_seed: int = Field(0, description="seeds which pairs data.train_words keeps (with one seed, a smaller "
                                                "subset is part of a larger one)")
+    extra: typing.List[ExtraCorpus] = Field([], description="more training corpora, mixed into the training "
+                                                             "split before cleaning: [{dir, ratio, tag}]")
 
     @model_validator(mode="after")
     def _two_languages(self):

@@ -72,6 +72,16 @@ def load_model(directory, device="cpu"):
     return model.to(device).eval(), tokenizers, decode_cfg
 
 
+def model_languages(directory):
+    """(source, target) language codes that the model directory's training recorded, or None."""
+    try:
+        info = json.loads((Path(directory) / CONFIG).read_text(encoding="utf-8")).get("info", {})
+    except (OSError, ValueError, AttributeError):
+        return None
+    languages = info.get("languages") if isinstance(info, dict) else None
+    return tuple(languages) if isinstance(languages, list) and len(languages) == 2 else None
+
+
 def _read_model_config(config, path):
     """(model section, decode section) of a config.json of any format this version reads."""
     written = config.get("format")

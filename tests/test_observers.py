@@ -41,7 +41,8 @@ def test_best_is_exported_only_when_bleu_improved(trainer):
     observers.export_if_best(trainer, validation(step=9, improved=True))
     model, _, _ = load_model(trainer.run_dir.best)
     config = json.loads((trainer.run_dir.best / "config.json").read_text())
-    assert config["info"] == {"step": 9, "valid_bleu": 12.5, "valid_sentences": 3}
+    assert config["info"] == {"step": 9, "valid_bleu": 12.5, "valid_sentences": 3,
+                              "languages": [trainer.cfg.data.src_lang, trainer.cfg.data.tgt_lang]}
     assert all(a.equal(b) for a, b in zip(model.state_dict().values(), trainer.model.state_dict().values()))
 
 

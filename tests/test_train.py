@@ -15,7 +15,7 @@ from nmt.data.batching import TokenBatchSampler, make_batch
 from nmt.data.dataset import EncodedSplit
 from nmt.decode.translate import Translator
 from nmt.errors import NmtError
-from nmt.export import load_model
+from nmt.export import load_model, model_languages
 from nmt.tokenize.base import BOS_ID, EOS_ID, PAD_ID
 from nmt.train.loop import Trainer
 from nmt.train.losses import chunked_cross_entropy, label_smoothed_cross_entropy
@@ -625,6 +625,7 @@ def test_a_wordpiece_model_exported_to_best_translates_the_same_after_reload(toy
     trainer = Trainer(cfg, tmp_path / "run")
     trainer.run()
     model, tokenizers, decode_cfg = load_model(tmp_path / "run" / "best")
+    assert model_languages(tmp_path / "run" / "best") == ("en", "toy")  # what distill and backtranslate read
     assert tokenizers.src.kind == tokenizers.tgt.kind == "wordpiece" and not tokenizers.joint
     assert tokenizers.src.pieces() == trainer.tokenizers.src.pieces()
     lines = trainer.valid_src

@@ -6,6 +6,7 @@ reported per reason.
 """
 import codecs
 import itertools
+import random
 import re
 import unicodedata
 from collections import Counter
@@ -103,6 +104,30 @@ def iter_split(cfg, split):
     if not cfg.dir:
         raise NmtError("no data: set data.dir (or --data-dir) or data.hf_dataset")
     return iter_parallel_files(cfg.dir, split, cfg.src_lang, cfg.tgt_lang, cfg.skip_invalid)
+
+
+def iter_training_pairs(cfg):
+    """The raw pairs of the training split, then those of each `data.extra` corpus (its files named like the
+    training split's) as often as its ratio says, the sources of a tagged one behind its tag."""
+    yield from iter_split(cfg, cfg.train_split)
+    for extra in cfg.extra:
+        yield from _iter_extra(extra, cfg)
+
+
+def _iter_extra(extra, cfg):
+    """`extra.ratio` passes over the corpus; a fractional last one keeps each pair with that probability,
+    seeded by data.subsample_seed, so that a rerun mixes the same pairs."""
+    whole, fraction = divmod(extra.ratio, 1)
+    passes = int(whole) + (1 if fraction else 0)
+    draw = random.Random(cfg.subsample_seed).random
+    for number in range(passes):
+        partial = fraction and number == passes - 1
+        for src, tgt in iter_parallel_files(extra.dir, cfg.train_split, cfg.src_lang, cfg.tgt_lang, cfg.skip_invalid):
+            if partial and draw() >= fraction:
+                continue
+            if extra.tag and src and src.strip():
+                src = f"{extra.tag} {src}"
+            yield src, tgt
 
 
 def read_split(cfg, split):

@@ -5,7 +5,8 @@ The training split streams through in chunks (nmt/data/streaming.py), so memory 
 corpus beyond what it keeps of each pair, 12 bytes (a hash for the duplicate count and a word count for
 `data.train_words`), and their copies while they are joined and sorted:
 
-    raw pairs ─► clean (workers) ─► data/train.{src,tgt}.txt ─► (data.train_words: keep a seeded subset)
+    raw pairs, then data.extra's ─► clean (workers) ─► data/train.{src,tgt}.txt
+              ─► (data.train_words: keep a seeded subset of the mix)
               ─► tokenizer, learned from a seeded sample of at most tokenizer.max_sentences lines
               ─► encode (workers) ─► data/train.{src,tgt}.{ids,offsets}.npy, statistics summed per chunk
 
@@ -22,7 +23,7 @@ import numpy as np
 
 from nmt import atomic
 from nmt.data import dataset
-from nmt.data.corpus import TextFile, iter_lines, iter_split, normalize, read_split
+from nmt.data.corpus import TextFile, iter_lines, iter_training_pairs, normalize, read_split
 from nmt.data.stats import SideCounts, format_table, split_stats
 from nmt.data.streaming import (CHUNK_PAIRS, EncodedSplitWriter, Workers, chunked, clean_chunk, default_workers,
                                 encode_chunk, encode_pairs, use_tokenizers)
@@ -55,7 +56,8 @@ def preprocess(cfg, run_dir, log=print, workers=0):
     train = clean_training_text(cfg.data, run, workers)
     train, subset = subsample_training_text(train, run, cfg.data)
     text = [TextFile(run.train_text(side), len(train)) for side in ("src", "tgt")]
-    tokenizers = train_tokenizers(cfg.tokenizer, *text)
+    tags = sorted({extra.tag for extra in cfg.data.extra if extra.tag})
+    tokenizers = train_tokenizers(cfg.tokenizer, *text, source_symbols=tags)  # a tag is always one piece
     save_tokenizers(tokenizers, run.tokenizer)
     log(f"tokenizer: {cfg.tokenizer.type}, vocab {tokenizers.src.vocab_size} (src) / "
         f"{tokenizers.tgt.vocab_size} (tgt), {'joint' if tokenizers.joint else 'separate'}")
@@ -97,7 +99,7 @@ def clean_training_text(data_cfg, run, workers):
         outputs = [stack.enter_context(open(stack.enter_context(atomic.atomic_path(run.train_text(side))), "w",
                                             encoding="utf-8", newline="")) for side in ("src", "tgt")]
         pool = stack.enter_context(Workers(workers))
-        for chunk in pool.map(clean, chunked(iter_split(data_cfg, data_cfg.train_split), CHUNK_PAIRS)):
+        for chunk in pool.map(clean, chunked(iter_training_pairs(data_cfg), CHUNK_PAIRS)):
             for output, sentences in zip(outputs, (chunk.src, chunk.tgt)):
                 output.write("".join(s + "\n" for s in sentences))
             words.append(chunk.src_words)

@@ -18,7 +18,8 @@ class Tokenizer(ABC):
 
     @classmethod
     @abstractmethod
-    def train(cls, sentences, kind, vocab_size, character_coverage): ...
+    def train(cls, sentences, kind, vocab_size, character_coverage, symbols=()): ...
+    # `symbols`: words always kept whole as one piece each (the tags of data.extra)
 
     @classmethod
     @abstractmethod

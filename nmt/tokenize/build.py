@@ -42,17 +42,18 @@ class Joined:
         return itertools.chain.from_iterable(self.parts)
 
 
-def train_tokenizers(cfg, src_sentences, tgt_sentences):
+def train_tokenizers(cfg, src_sentences, tgt_sentences, source_symbols=()):
     """The tokenizer(s) `cfg` describes, learned from a sample of each side's sentences (of both sides for a
-    joint vocabulary); sentences may be lists or streamed text files (nmt.data.corpus.TextFile)."""
-    def train(sentences):
+    joint vocabulary); sentences may be lists or streamed text files (nmt.data.corpus.TextFile). Each of
+    `source_symbols` is one piece of the source vocabulary."""
+    def train(sentences, symbols=()):
         sample = training_sample(sentences, cfg.max_sentences)
-        return KINDS[cfg.type].train(sample, cfg.type, cfg.vocab_size, cfg.character_coverage)
+        return KINDS[cfg.type].train(sample, cfg.type, cfg.vocab_size, cfg.character_coverage, symbols)
 
     if cfg.joint:
-        shared = train(Joined(src_sentences, tgt_sentences))
+        shared = train(Joined(src_sentences, tgt_sentences), source_symbols)
         return Tokenizers(shared, shared, joint=True)
-    return Tokenizers(train(src_sentences), train(tgt_sentences), joint=False)
+    return Tokenizers(train(src_sentences, source_symbols), train(tgt_sentences), joint=False)
 
 
 def save_tokenizers(tokenizers, directory):

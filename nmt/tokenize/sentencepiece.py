@@ -23,7 +23,7 @@ class SentencePieceTokenizer(Tokenizer):
         self.sp = spm.SentencePieceProcessor(model_proto=model_proto)
 
     @classmethod
-    def train(cls, sentences, kind, vocab_size, character_coverage):
+    def train(cls, sentences, kind, vocab_size, character_coverage, symbols=()):
         model = io.BytesIO()
         try:
             spm.SentencePieceTrainer.train(
@@ -34,6 +34,7 @@ class SentencePieceTokenizer(Tokenizer):
                 # and byte fallback spells unseen characters instead of mapping them to <unk>
                 normalization_rule_name="identity", byte_fallback=True,
                 input_sentence_size=0,  # build.py has already sampled at most tokenizer.max_sentences
+                user_defined_symbols=list(symbols),
                 num_threads=2, minloglevel=2)
         except RuntimeError as e:
             raise NmtError(f"sentencepiece could not train a {kind} model of "

@@ -40,10 +40,10 @@ class WordPieceTokenizer(Tokenizer):
         self.tokenizer = tokenizer
 
     @classmethod
-    def train(cls, sentences, kind, vocab_size, character_coverage):
+    def train(cls, sentences, kind, vocab_size, character_coverage, symbols=()):
         """`character_coverage` is sentencepiece's; the config allows only 1.0 (every character) here."""
         tokenizer = _untrained()
-        trainer = trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=list(SPECIAL_PIECES),
+        trainer = trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=[*SPECIAL_PIECES, *symbols],
                                             continuing_subword_prefix=CONTINUATION, show_progress=False)
         tokenizer.train_from_iterator(sentences, trainer)
         if tokenizer.get_vocab_size() > vocab_size:  # the trainer keeps every character, whatever the size

@@ -59,5 +59,5 @@ def average_run(run_dir, out, last=None, best=None):
         model.load_state_dict(average_state_dicts(states))
     except (KeyError, RuntimeError) as e:
         raise NmtError(f"{run.checkpoints}: checkpoints do not fit the run's model ({e})") from None
-    export_model(out, model.eval(), cfg.model, cfg.decode, tokenizers, {"averaged_steps": steps})
+    export_model(out, model.eval(), cfg.model, cfg.decode, tokenizers, {"averaged_steps": steps, "languages": [cfg.data.src_lang, cfg.data.tgt_lang]})
     return steps

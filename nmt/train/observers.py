@@ -37,7 +37,8 @@ def write_dev_translations(trainer, validation):
 def export_if_best(trainer, validation):
     if validation.improved:
         info = {"step": validation.step, "valid_bleu": validation.bleu,
-                "valid_sentences": len(validation.hypotheses)}
+                "valid_sentences": len(validation.hypotheses),
+                "languages": [trainer.cfg.data.src_lang, trainer.cfg.data.tgt_lang]}
         export_model(trainer.run_dir.best, trainer.model, trainer.cfg.model, trainer.cfg.decode,
                      trainer.tokenizers, info)
 
