@@ -7,7 +7,7 @@ updates of the Multi30k recipe in bf16 peaked at 1,267 MiB under it against 1,92
 more tokens/s and the same losses (docs/BENCHMARKS.md, "Training speed and memory"). An allocator is
 chosen before a process starts (LD_PRELOAD), so the `nmt` command (and `python -m nmt`; never
 `nmt.cli.main` called from Python) re-executes itself once, with the same process id and arguments, when
-  - it trains (`train`, `tune-vocab`, `curve`, `ablate`, `quickstart`) on Linux and the system has tcmalloc
+  - it trains (`train`, `tune-vocab`, `curve`, `ablate`, `sweep`, `quickstart`) on Linux and the system has tcmalloc
     (Debian/Ubuntu: `apt install libtcmalloc-minimal4`; Fedora: `dnf install gperftools-libs`),
   - LD_PRELOAD does not already preload an allocator,
   - NMT_ALLOCATOR is not `system` (the way to keep glibc's).
@@ -22,7 +22,7 @@ import ctypes.util
 import os
 import sys
 
-TRAINING_COMMANDS = frozenset({"train", "tune-vocab", "curve", "ablate", "quickstart"})
+TRAINING_COMMANDS = frozenset({"train", "tune-vocab", "curve", "ablate", "sweep", "quickstart"})
 TCMALLOC_LIBRARIES = ("tcmalloc_minimal", "tcmalloc")  # the minimal build first: no heap profiler
 PRIMITIVE_CACHE = {"ONEDNN_PRIMITIVE_CACHE_CAPACITY": "256"}
 ALLOCATORS = ("tcmalloc", "jemalloc", "mimalloc")

@@ -22,6 +22,7 @@ from nmt.errors import NmtError
 from nmt.evaluate import score_corpus
 
 USER_ERROR = 2  # the exit code of `nmt` for an NmtError
+WATCH_SECONDS = 1.0  # between two calls of a running command's watch
 
 
 @dataclass(frozen=True)
@@ -134,8 +135,10 @@ def _eta(spent, cells_left, sweep):
            "left in the sweep"
 
 
-def run_cell(cell, sweep):
-    """Preprocess, train and score one cell in a fresh run directory; its measurements, or {"failed": why}."""
+def run_cell(cell, sweep, watch_training=None):
+    """Preprocess, train and score one cell in a fresh run directory; its measurements, or {"failed": why}.
+    `watch_training(run_dir)`, if given, is called about once a second while the cell trains; an exception
+    it raises stops the training and leaves the cell unfinished."""
     run_dir = sweep.run_root / cell.name
     shutil.rmtree(run_dir, ignore_errors=True)  # what an interrupted sweep left of this cell
     run_dir.mkdir(parents=True)
@@ -145,7 +148,8 @@ def run_cell(cell, sweep):
         common += ["--set", override]
     try:
         run_nmt(log_path, "preprocess", *common)
-        run_nmt(log_path, "train", *common, "--max-time", str(sweep.max_time))
+        watch = watch_training and (lambda: watch_training(run_dir))
+        run_nmt(log_path, "train", *common, "--max-time", str(sweep.max_time), watch=watch)
         record = measure_run(run_dir)
         if sweep.test_split:
             record.update(score_test_split(run_dir, sweep, log_path))
@@ -158,20 +162,37 @@ class CellFailed(Exception):
     """A command of the cell stopped with a user error: the cell is recorded as failed."""
 
 
-def run_nmt(log_path, command, *args):
-    """`nmt COMMAND ARGS` in a subprocess, its output appended to `log_path`; a user error raises CellFailed."""
+def run_nmt(log_path, command, *args, watch=None):
+    """`nmt COMMAND ARGS` in a subprocess, its output appended to `log_path`; a user error raises CellFailed.
+    `watch()` is called about once a second while it runs; what it raises stops the command (SIGTERM, so
+    that training keeps its last update) and is raised again."""
     with open(log_path, "a", encoding="utf-8") as log:
         log.write(f"$ nmt {command} {' '.join(args)}\n")
         log.flush()
-        done = subprocess.run([sys.executable, "-m", "nmt", command, *args], stdout=log, stderr=subprocess.STDOUT,
-                              stdin=subprocess.DEVNULL)
-    if done.returncode == 0:
+        process = subprocess.Popen([sys.executable, "-m", "nmt", command, *args], stdout=log,
+                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        try:
+            while not _ended(process, WATCH_SECONDS if watch else None):
+                watch()
+        finally:
+            if process.poll() is None:
+                process.terminate()
+                process.wait()
+    if process.returncode == 0:
         return
     lines = read_lines(log_path)
     last = lines[-1] if lines else ""
-    if done.returncode == USER_ERROR:
+    if process.returncode == USER_ERROR:
         raise CellFailed(last.removeprefix(f"nmt {command}: error: "))
-    raise NmtError(f"nmt {command} exited with {done.returncode}; see {log_path} ({last})")
+    raise NmtError(f"nmt {command} exited with {process.returncode}; see {log_path} ({last})")
+
+
+def _ended(process, timeout):
+    try:
+        process.wait(timeout)
+        return True
+    except subprocess.TimeoutExpired:
+        return False
 
 
 def measure_run(run_dir):
