@@ -20,6 +20,8 @@ import json
 import multiprocessing
 import os
 import sys
+import time
+import warnings
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -103,9 +105,7 @@ def open_study(url, settings):
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     # SQLite: workers wait up to a minute for another's write rather than fail on a locked file
     engine = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else None
-    storage = optuna.storages.RDBStorage(
-        url, engine_kwargs=engine, heartbeat_interval=HEARTBEAT_SECONDS,
-        failed_trial_callback=optuna.storages.RetryFailedTrialCallback(max_retry=2))
+    storage = _storage(url, engine)
     study = optuna.create_study(
         storage=storage, study_name=STUDY_NAME, direction="maximize", load_if_exists=True,
         # unseeded: workers sharing the study must not draw the same parameters (the study records them)
@@ -120,6 +120,25 @@ def open_study(url, settings):
         raise NmtError(f"{url}: holds a sweep with other settings ({changed} differ); use another --out or "
                        "--storage")
     return study
+
+
+def _storage(url, engine, attempts=3):
+    """optuna's RDB storage at `url`; workers that start together on a new database race to create its
+    tables, and the loser finds them made when it tries again."""
+    import optuna
+    from sqlalchemy.exc import DBAPIError
+
+    for attempt in range(attempts):
+        try:
+            with warnings.catch_warnings():  # heartbeats are "experimental" in optuna since 2.8
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return optuna.storages.RDBStorage(
+                    url, engine_kwargs=engine, heartbeat_interval=HEARTBEAT_SECONDS,
+                    heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=2))
+        except DBAPIError:  # the tables half made by another worker: a lock, a duplicate row
+            if attempt == attempts - 1:
+                raise
+            time.sleep(1 + attempt)
 
 
 def run_trials(study, dimensions, trials, config, sweep, threads=0, log=print):
@@ -138,15 +157,22 @@ def run_trials(study, dimensions, trials, config, sweep, threads=0, log=print):
         record = run_cell(cell, sweep, watch_training=PruningWatch(trial))
         if "failed" in record:
             trial.set_user_attr("failed", record["failed"])
-            log(f"    trial {trial.number} failed: {record['failed']}")
             raise optuna.TrialPruned()  # the config cannot run here: nothing to score, and no reason to stop
         trial.set_user_attr("record", record)
-        log(f"    trial {trial.number}: dev BLEU {record['dev_bleu']:.2f}")
         return record["dev_bleu"]
+
+    def stored(study, trial):
+        """Said once the study holds the trial's outcome: a worker killed after this never redoes it."""
+        if "failed" in trial.user_attrs:
+            log(f"    trial {trial.number} failed: {trial.user_attrs['failed']}")
+        elif trial.state == TrialState.PRUNED:
+            log(f"    trial {trial.number}: pruned at update {trial.user_attrs.get('pruned_at')}")
+        elif trial.state == TrialState.COMPLETE:
+            log(f"    trial {trial.number}: dev BLEU {trial.value:.2f}")
 
     finished = (TrialState.COMPLETE, TrialState.PRUNED)
     if len(study.get_trials(deepcopy=False, states=finished)) < trials:
-        study.optimize(objective, callbacks=[MaxTrialsCallback(trials, states=finished)])
+        study.optimize(objective, callbacks=[stored, MaxTrialsCallback(trials, states=finished)])
 
 
 class PruningWatch:
