@@ -1,7 +1,6 @@
 """`nmt ablate`: the base and one arm per toggle, each changing one key, all with the same seeds;
 bad toggles are refused before anything trains, and an interrupted ablation resumes."""
 import statistics
-import subprocess
 import sys
 
 import pytest
@@ -10,7 +9,7 @@ from nmt.config import load_config
 from nmt.errors import NmtError
 from nmt.schema import to_dict
 from nmt.sweep.ablate import ablation_cells, paired_bootstrap_p, parse_toggles, summarise
-from test_sweep import kill_after_the_first_cell, read_csv, tiny_yaml  # noqa: F401 (a fixture)
+from test_sweep import read_csv, resume_after_a_kill, tiny_yaml  # noqa: F401 (a fixture)
 
 TOGGLES = ["train.label_smoothing=0", "model.tie_output=false", "train.curriculum.type=phases"]
 
@@ -67,24 +66,23 @@ def test_the_same_toggle_twice_is_refused(tiny_yaml):
         parse_toggles(tiny_yaml, [], ["model.tie_output=false", "model.tie_output=false"])
 
 
-def test_an_interrupted_ablation_resumes_and_tabulates_every_arm(toy_corpus, tiny_yaml, tmp_path):
+def test_an_interrupted_ablation_resumes_tabulates_every_arm_and_grows(run_cli, toy_corpus, tiny_yaml, tmp_path):
     out = tmp_path / "ablation"
-    args = [sys.executable, "-m", "nmt", "ablate", "--config", tiny_yaml, "--data-dir", toy_corpus, "--out", out,
-            "--toggle", "train.label_smoothing=0", "--seeds", "1", "--max-time", "60"]
-    env = kill_after_the_first_cell(args, out)
-    first = out / "runs" / "base-seed1"
-    finished_model = (first / "best" / "model.safetensors").stat().st_mtime_ns
-
-    r = subprocess.run(args, env=env, capture_output=True, text=True, timeout=300)
-    assert r.returncode == 0, r.stderr
-    assert "1 of 2 cells already finished" in r.stderr
-    assert (first / "best" / "model.safetensors").stat().st_mtime_ns == finished_model
+    resume_after_a_kill([sys.executable, "-m", "nmt", "ablate", "--config", tiny_yaml, "--data-dir", toy_corpus,
+                         "--out", out, "--toggle", "train.label_smoothing=0", "--seeds", "1", "--max-time", "60"],
+                        out, "base-seed1")
     base, arm = read_csv(out / "ablation.csv")
     assert (base["arm"], arm["arm"]) == ("base", "train.label_smoothing=0")
     assert not base["delta"] and not base["p_value"] and not arm["failed"]
     assert 0 < float(arm["p_value"]) <= 1 and float(arm["tokens_per_s"]) > 0
     assert float(arm["delta"]) == pytest.approx(float(arm["test_bleu"]) - float(base["test_bleu"]), abs=0.01)
     assert "| train.label_smoothing=0 | 1 |" in (out / "ablation.md").read_text()
+
+    # a second seed for both arms: only its cells train
+    r = run_cli("ablate", "--config", tiny_yaml, "--data-dir", toy_corpus, "--out", out, "--toggle",
+                "train.label_smoothing=0", "--seeds", 2, "--max-time", 60, timeout=300)
+    assert r.returncode == 0 and "2 of 4 cells already finished" in r.stderr, r.stderr
+    assert [row["seeds"] for row in read_csv(out / "ablation.csv")] == ["2", "2"]
 
 
 REFERENCES = [f"a small house number {i} stands by the river" for i in range(40)]

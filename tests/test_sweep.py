@@ -71,9 +71,9 @@ def test_tune_vocab_writes_tables_plot_and_the_winners_config(run_cli, toy_corpu
     assert winner.model == load_config(tiny_yaml).model
 
 
-def kill_after_the_first_cell(args, out):
-    """Start a sweep, SIGKILL it (and the commands of its second cell) once its first cell is finished,
-    and return the environment to restart it in."""
+def resume_after_a_kill(args, out, first_cell):
+    """Start a sweep, SIGKILL it (and the commands of its second cell) once its first cell is finished, start
+    it again, and check that the first cell was not trained again."""
     env = dict(os.environ, OMP_NUM_THREADS="1")
     sweep = subprocess.Popen(args, env=env, stderr=subprocess.DEVNULL, start_new_session=True)
     results = out / "results.jsonl"
@@ -82,22 +82,20 @@ def kill_after_the_first_cell(args, out):
         time.sleep(0.05)
     os.killpg(sweep.pid, signal.SIGKILL)
     sweep.wait()
-    return env
-
-
-def test_an_interrupted_curve_resumes_without_training_finished_cells(toy_corpus, tiny_yaml, tmp_path):
-    out = tmp_path / "curve"
-    args = [sys.executable, "-m", "nmt", "curve", "--configs", tiny_yaml, "--data-dir", toy_corpus, "--out", out,
-            "--words", "300,all", "--max-time", "60"]
-    env = kill_after_the_first_cell(args, out)
-    first = out / "runs" / "tiny-300"
+    first = out / "runs" / first_cell
     finished_model = (first / "best" / "model.safetensors").stat().st_mtime_ns
 
     r = subprocess.run(args, env=env, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     assert "1 of 2 cells already finished" in r.stderr
     assert (first / "best" / "model.safetensors").stat().st_mtime_ns == finished_model
-    assert (out / "runs" / "tiny-300.log").read_text().count("$ nmt train") == 1
+    assert (out / "runs" / f"{first_cell}.log").read_text().count("$ nmt train") == 1
+
+
+def test_an_interrupted_curve_resumes_without_training_finished_cells(toy_corpus, tiny_yaml, tmp_path):
+    out = tmp_path / "curve"
+    resume_after_a_kill([sys.executable, "-m", "nmt", "curve", "--configs", tiny_yaml, "--data-dir", toy_corpus,
+                         "--out", out, "--words", "300,all", "--max-time", "60"], out, "tiny-300")
     rows = read_csv(out / "curve.csv")
     assert [row["words_asked"] for row in rows] == ["300", "all"]
     assert int(rows[0]["train_words"]) < int(rows[1]["train_words"])  # a subsample, then every pair
