@@ -9,6 +9,7 @@ from nmt.config import load_config
 from nmt.errors import NmtError
 from nmt.schema import to_dict
 from nmt.sweep.ablate import ablation_cells, paired_bootstrap_p, parse_toggles, summarise
+from nmt.sweep.grid import Sweep, test_files
 from test_sweep import read_csv, resume_after_a_kill, tiny_yaml  # noqa: F401 (a fixture)
 
 TOGGLES = ["train.label_smoothing=0", "model.tie_output=false", "train.curriculum.type=phases"]
@@ -88,32 +89,46 @@ def test_an_interrupted_ablation_resumes_tabulates_every_arm_and_grows(run_cli, 
 REFERENCES = [f"a small house number {i} stands by the river" for i in range(40)]
 
 
-def scored(tmp_path, name, seed, lines):
-    """A record of a finished cell whose test translations are `lines`."""
-    hypotheses, references = tmp_path / f"{name}{seed}.hyp", tmp_path / "test.ref"
-    hypotheses.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    references.write_text("\n".join(REFERENCES) + "\n", encoding="utf-8")
-    return {"arm": name, "seed": seed, "dev_bleu": 1.0 + seed, "test_bleu": 10.0 * seed, "test_chrf": 30.0,
-            "steps": 100, "tokens_per_s": 1000.0, "test_hypotheses": str(hypotheses),
-            "test_references": str(references)}
+@pytest.fixture
+def sweep(tmp_path):
+    """A sweep scored on its split `test`, whose English references are REFERENCES."""
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "test.en").write_text("\n".join(REFERENCES) + "\n", encoding="utf-8")
+    return Sweep(tmp_path / "out", tmp_path / "data", 60, test_split="test")
 
 
-def test_a_clearly_better_arm_is_significant_and_a_near_copy_is_not(tmp_path):
+def scored(sweep, name, seed, lines):
+    """The record of a finished cell whose test translations are `lines`, its run directory written."""
+    run_dir = sweep.run_root / f"{name}-seed{seed}"
+    run_dir.mkdir(parents=True)
+    (run_dir / "config.yaml").write_text("data: {src_lang: de, tgt_lang: en}\n", encoding="utf-8")
+    (run_dir / "test.best.hyp").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return {"cell": run_dir.name, "arm": name, "seed": seed, "dev_bleu": 1.0 + seed, "test_bleu": 10.0 * seed,
+            "test_chrf": 30.0, "steps": 100, "tokens_per_s": 1000.0}
+
+
+def files(sweep, records):
+    return [test_files(sweep.run_root / r["cell"], sweep)[1:] for r in records]
+
+
+def test_a_clearly_better_arm_is_significant_and_a_near_copy_is_not(sweep):
     worse = [f"a house {i} by river" for i in range(40)]
-    base = [scored(tmp_path, "base", seed, worse) for seed in (1, 2)]
-    better = [scored(tmp_path, "better", seed, REFERENCES) for seed in (1, 2)]
-    near = [scored(tmp_path, "near", seed, [REFERENCES[0], *worse[1:]]) for seed in (1, 2)]
+    base = files(sweep, [scored(sweep, "base", seed, worse) for seed in (1, 2)])
+    better = files(sweep, [scored(sweep, "better", seed, REFERENCES) for seed in (1, 2)])
+    near = files(sweep, [scored(sweep, "near", seed, [REFERENCES[0], *worse[1:]]) for seed in (1, 2)])
     assert paired_bootstrap_p(list(zip(base, better))) < 0.01
     assert paired_bootstrap_p(list(zip(base, near))) > 0.05
 
 
-def test_an_arm_row_gives_mean_spread_and_what_failed(tmp_path):
+def test_an_arm_row_gives_mean_spread_and_what_failed(sweep):
     lines = [f"a house {i}" for i in range(40)]
-    base = [scored(tmp_path, "base", seed, lines) for seed in (1, 2, 3)]
-    arm = [scored(tmp_path, "arm", 1, lines), scored(tmp_path, "arm", 2, lines),
+    base = [scored(sweep, "base", seed, lines) for seed in (1, 2, 3)]
+    arm = [scored(sweep, "arm", 1, lines), scored(sweep, "arm", 2, lines),
            {"arm": "arm", "seed": 3, "failed": "out of memory"}]
-    row = summarise("arm", arm, base)
+    row = summarise("arm", arm, base, sweep)
     assert row["seeds"] == 2 and row["failed"] == "seed 3: out of memory"
     assert row["test_bleu"] == f"15.00 ± {statistics.stdev([10.0, 20.0]):.2f}" and row["delta"] == 0.0
     assert row["test_bleu_per_seed"] == "10.00 / 20.00"
-    assert summarise("base", base, base)["dev_bleu"] == "3.00 ± 1.00" and "delta" not in summarise("base", base, base)
+    assert 0 < row["p_value"] <= 1  # the same translations as the base's
+    assert summarise("base", base, base, sweep)["dev_bleu"] == "3.00 ± 1.00"
+    assert "delta" not in summarise("base", base, base, sweep)

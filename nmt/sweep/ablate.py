@@ -8,13 +8,12 @@ translations pooled so that a resample draws the same sentences of every seed fo
 """
 import re
 import statistics
-from pathlib import Path
 
 from nmt.config import load_config
 from nmt.data.corpus import read_lines
 from nmt.errors import NmtError
 from nmt.schema import to_dict
-from nmt.sweep.grid import Cell, run_grid
+from nmt.sweep.grid import Cell, run_grid, test_files
 from nmt.sweep.report import Column, write_tables
 
 BASE = "base"
@@ -68,12 +67,12 @@ def ablate(config, toggles, seeds, sweep, log=print):
     records = run_grid(ablation_cells(config, toggles, seeds), sweep, log)
     arms = list(dict.fromkeys(r["arm"] for r in records))
     by_arm = {arm: [r for r in records if r["arm"] == arm] for arm in arms}
-    summaries = [summarise(arm, by_arm[arm], by_arm[BASE]) for arm in arms]
+    summaries = [summarise(arm, by_arm[arm], by_arm[BASE], sweep) for arm in arms]
     write_tables(sweep.out / "ablation", COLUMNS, summaries)
     return summaries
 
 
-def summarise(arm, records, base_records):
+def summarise(arm, records, base_records, sweep):
     """One row of the table: the arm's scores over the seeds that finished, against the base's."""
     scored = [r for r in records if "failed" not in r]
     row = {"arm": arm, "seeds": len(scored)}
@@ -90,7 +89,8 @@ def summarise(arm, records, base_records):
     pairs = [(base[r["seed"]], r) for r in scored if r["seed"] in base]
     if arm != BASE and pairs:
         row["delta"] = statistics.mean(r["test_bleu"] - b["test_bleu"] for b, r in pairs)
-        row["p_value"] = paired_bootstrap_p(pairs)
+        row["p_value"] = paired_bootstrap_p([[test_files(sweep.run_root / r["cell"], sweep)[1:] for r in pair]
+                                             for pair in pairs])
     return row
 
 
@@ -103,15 +103,15 @@ def mean_and_spread(values):
 
 def paired_bootstrap_p(pairs):
     """p-value of the arm's test BLEU against the base's: sacreBLEU's paired bootstrap over the test
-    sentences of every seed (each (base, arm) record pair of a seed adds its sentences to both systems)."""
+    sentences of every seed. `pairs`: per seed, the base's and the arm's (reference, translations) files."""
     from sacrebleu.metrics import BLEU
     from sacrebleu.significance import PairedTest
 
-    references = read_lines(Path(pairs[0][0]["test_references"]))
+    references = read_lines(pairs[0][0][0])
     base_lines, arm_lines = [], []
-    for base, arm in pairs:
-        base_lines += read_lines(Path(base["test_hypotheses"]))
-        arm_lines += read_lines(Path(arm["test_hypotheses"]))
+    for (_, base), (_, arm) in pairs:
+        base_lines += read_lines(base)
+        arm_lines += read_lines(arm)
     _, results = PairedTest([(BASE, base_lines), ("arm", arm_lines)], {"BLEU": BLEU()},
                             [references * len(pairs)], test_type="bs", n_samples=BOOTSTRAP_SAMPLES)()
     return float(results["BLEU"][1].p_value)

@@ -220,17 +220,19 @@ def measure_run(run_dir):
     return record
 
 
-def score_test_split(run_dir, sweep, log_path, model="best"):
-    """Test BLEU and chrF of the run's model directory `model` (best/, or one that `nmt average` wrote),
-    with the files they were computed from."""
+def test_files(run_dir, sweep, model="best"):
+    """(source, reference, translations) of the sweep's test split for the run's model directory `model`."""
     from nmt.config import read_yaml
 
     data = read_yaml(run_dir / "config.yaml")["data"]
-    source = sweep.data_dir / f"{sweep.test_split}.{data['src_lang']}"
-    reference = sweep.data_dir / f"{sweep.test_split}.{data['tgt_lang']}"
-    hypotheses = run_dir / f"{sweep.test_split}.{model}.hyp"
+    return (sweep.data_dir / f"{sweep.test_split}.{data['src_lang']}",
+            sweep.data_dir / f"{sweep.test_split}.{data['tgt_lang']}", run_dir / f"{sweep.test_split}.{model}.hyp")
+
+
+def score_test_split(run_dir, sweep, log_path, model="best"):
+    """Test BLEU and chrF of the run's model directory `model` (best/, or one that `nmt average` wrote)."""
+    source, reference, hypotheses = test_files(run_dir, sweep, model)
     run_nmt(log_path, "translate", "--model", str(run_dir / model), "--input", str(source),
             "--output", str(hypotheses))
     scores = score_corpus(read_lines(hypotheses), read_lines(reference))
-    return {"test_bleu": scores["bleu"]["score"], "test_chrf": scores["chrf"]["score"],
-            "test_hypotheses": str(hypotheses), "test_references": str(reference)}
+    return {"test_bleu": scores["bleu"]["score"], "test_chrf": scores["chrf"]["score"]}

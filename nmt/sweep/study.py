@@ -54,10 +54,6 @@ class Dimension:
             return trial.suggest_int(self.key, *self.values, log=self.log)
         return trial.suggest_float(self.key, *self.values, log=self.kind == "log_uniform")
 
-    def extremes(self):
-        """The values a trial may take that the config must accept: the bounds, or every choice."""
-        return self.values
-
 
 def read_space(path, config, overrides):
     """The Dimensions of a space file, each checked against the config before any trial runs: a key it
@@ -67,7 +63,7 @@ def read_space(path, config, overrides):
         raise NmtError(f"{path}: the space names no config key")
     dimensions = [_dimension(path, key, spec) for key, spec in raw.items()]
     for dimension in dimensions:
-        for value in dimension.extremes():
+        for value in dimension.values:  # the bounds, or every choice
             try:
                 load_config(config, [*overrides, f"{dimension.key}={json.dumps(value)}"])
             except NmtError as e:
