@@ -3,6 +3,7 @@
 A problem with the user's input is one line on stderr and exit code 2; `--debug` shows the traceback.
 """
 import argparse
+import contextlib
 import json
 import sys
 from pathlib import Path
@@ -81,6 +82,8 @@ def _sweep_args(p):
     p.add_argument("--max-time", type=float, required=True, metavar="SECONDS", help="training budget of each run")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
                    help="override a config key in every run (repeatable)")
+    p.add_argument("--jobs", type=int, default=1, help="runs side by side on this machine, each with its share of "
+                                                       "the cores (default: 1)")
 
 
 def build_parser():
@@ -154,8 +157,10 @@ def build_parser():
     p = sub.add_parser("ablate", parents=[common], help="each trick on and off, over seeds: BLEU mean ± std, p-values")
     _sweep_args(p)
     p.add_argument("--config", type=Path, required=True, help="experiment YAML of the base arm")
-    p.add_argument("--toggle", dest="toggles", action="append", required=True, metavar="SECTION.KEY=VALUE",
-                   help="one arm: the base with this one key changed (repeatable)")
+    p.add_argument("--toggle", dest="toggles", action="append", required=True,
+                   metavar="[NAME:]SECTION.KEY=VALUE",
+                   help="one arm: the base with this one key changed, named NAME in the table (default: the "
+                        "toggle itself); repeatable")
     p.add_argument("--seeds", type=int, default=3, help="every arm trains with seeds 1..N (default: 3)")
     p.add_argument("--test-split", default="test", help="split scored with each run's best model (default: test)")
 
@@ -167,8 +172,6 @@ def build_parser():
     p.add_argument("--trials", type=int, required=True, help="finished trials (completed or pruned) to reach")
     p.add_argument("--storage", help="optuna storage URL that workers on several machines share "
                                      "(default: sqlite:///OUT/study.db)")
-    p.add_argument("--jobs", type=int, default=1, help="trials side by side on this machine, each with its "
-                                                       "share of the cores (default: 1)")
 
     p = sub.add_parser("distill", parents=[common], help="a corpus for a student: the teacher's translations of "
                                                           "the training source (sequence-level distillation)")
@@ -300,17 +303,21 @@ def _format(nbest, with_scores):
     return nbest[0].text + "\n"
 
 
-def _progress_bar(path):
-    """A tqdm bar with ETA on an interactive terminal (stderr), for a file whose lines it counts; else None."""
+@contextlib.contextmanager
+def _progress(path):
+    """progress(n) for translating the lines of `path` (None: stdin): a tqdm bar with ETA on an interactive
+    terminal (stderr), counting the file's lines for its total; a no-op elsewhere."""
     if not sys.stderr.isatty():
-        return None
+        yield lambda sentences: None
+        return
     from tqdm import tqdm
 
     total = None
-    if path is not None:
+    if path is not None and Path(path).is_file():
         with open(path, "rb") as f:
             total = sum(block.count(b"\n") for block in iter(lambda: f.read(1 << 20), b""))
-    return tqdm(total=total, unit="sent", dynamic_ncols=True, file=sys.stderr)
+    with tqdm(total=total, unit="sent", dynamic_ncols=True, file=sys.stderr) as bar:
+        yield bar.update
 
 
 def cmd_translate(args):
@@ -320,17 +327,14 @@ def cmd_translate(args):
 
     device = pick_device(args.device)
     translator = _make_translator(args, device)
-    bar = _progress_bar(args.input)
-    results = translator.translate_stream(read_input_lines(source), args.chunk_lines,
-                                          progress=bar.update if bar else lambda sentences: None)
-    lines = (_format(nbest, args.n_best is not None) for nbest in results)
-    if args.output is None:
-        sys.stdout.writelines(lines)
-    else:
-        from nmt import atomic
-        atomic.write_lines(args.output, lines)
-    if bar:
-        bar.close()
+    with _progress(args.input) as progress:
+        results = translator.translate_stream(read_input_lines(source), args.chunk_lines, progress)
+        lines = (_format(nbest, args.n_best is not None) for nbest in results)
+        if args.output is None:
+            sys.stdout.writelines(lines)
+        else:
+            from nmt import atomic
+            atomic.write_lines(args.output, lines)
     if translator.truncated:
         print(f"warning: {translator.truncated} input lines were longer than the model's "
               f"{translator.max_source_tokens} source tokens and were truncated", file=sys.stderr)
@@ -385,7 +389,7 @@ def cmd_plot(args):
 def _sweep(args, **settings):
     from nmt.sweep.grid import Sweep
 
-    return Sweep.of(args.command, args.out, args.data_dir, args.max_time, args.overrides, **settings)
+    return Sweep.of(args.command, args.out, args.data_dir, args.max_time, args.overrides, args.jobs, **settings)
 
 
 def cmd_tune_vocab(args):
@@ -416,9 +420,9 @@ def cmd_ablate(args):
 
     if args.seeds < 1:
         raise NmtError("--seeds must be at least 1")
-    toggles = parse_toggles(args.config, args.overrides, args.toggles)
+    arms = parse_toggles(args.config, args.overrides, args.toggles)
     sweep = _sweep(args, config=str(args.config.resolve()), test_split=args.test_split)  # arms and seeds may grow
-    ablate(args.config.resolve(), toggles, range(1, args.seeds + 1), sweep, log=lambda m: print(m, file=sys.stderr))
+    ablate(args.config.resolve(), arms, range(1, args.seeds + 1), sweep, log=lambda m: print(m, file=sys.stderr))
     print(f"table in {args.out / 'ablation.md'}", file=sys.stderr)
 
 
@@ -426,11 +430,10 @@ def cmd_sweep(args):
     from nmt.sweep.study import (default_storage, open_study, read_space, run_side_by_side, run_trials,
                                  study_settings, write_report)
 
-    for flag, value in (("--trials", args.trials), ("--jobs", args.jobs)):
-        if value < 1:
-            raise NmtError(f"{flag} must be at least 1")
-    dimensions = read_space(args.space, args.config, args.overrides)
+    if args.trials < 1:
+        raise NmtError("--trials must be at least 1")
     sweep, config = _sweep(args), args.config.resolve()
+    dimensions = read_space(args.space, args.config, args.overrides)
     args.out.mkdir(parents=True, exist_ok=True)
     storage = args.storage or default_storage(args.out)
     settings = study_settings(dimensions, args.config, args.overrides, args.max_time)
@@ -449,14 +452,18 @@ def cmd_sweep(args):
 def cmd_distill(args):
     from nmt.synthetic import distill
 
-    pairs = distill(*_synthetic_corpus_writer(args), args.data_dir, args.out, args.split, args.chunk_lines)
+    translator, languages = _synthetic_corpus_writer(args)
+    with _progress(args.data_dir / f"{args.split}.{languages[0]}") as progress:
+        pairs = distill(translator, languages, args.data_dir, args.out, args.split, args.chunk_lines, progress)
     print(f"{pairs:,} pairs distilled into {args.out}", file=sys.stderr)
 
 
 def cmd_backtranslate(args):
     from nmt.synthetic import backtranslate
 
-    pairs = backtranslate(*_synthetic_corpus_writer(args), args.mono, args.out, args.split, args.chunk_lines)
+    translator, languages = _synthetic_corpus_writer(args)
+    with _progress(args.mono) as progress:
+        pairs = backtranslate(translator, languages, args.mono, args.out, args.split, args.chunk_lines, progress)
     print(f"{pairs:,} back-translated pairs in {args.out}; mix them in with data.extra", file=sys.stderr)
 
 

@@ -32,13 +32,15 @@ def languages_of(model_dir, src_lang=None, tgt_lang=None):
     return src_lang, tgt_lang
 
 
-def translations(translator, path, chunk_lines):
-    """The best translation of each line of `path`, a chunk of lines at a time."""
-    for nbest in translator.translate_stream(iter_lines(path), chunk_lines):
+def translations(translator, path, chunk_lines, progress):
+    """The best translation of each line of `path`, a chunk of lines at a time; `progress(n)` as
+    `Translator.translate_nbest` calls it."""
+    for nbest in translator.translate_stream(iter_lines(path), chunk_lines, progress):
         yield nbest[0].text + "\n"
 
 
-def distill(translator, languages, data_dir, out, split="train", chunk_lines=100_000):
+def distill(translator, languages, data_dir, out, split="train", chunk_lines=100_000,
+            progress=lambda sentences: None):
     """OUT/{split}.{tgt} := the teacher's translations of DATA_DIR/{split}.{src}; the source and every
     other {split}.{lang} file of the two languages are copied. Returns the number of pairs."""
     src_lang, tgt_lang = languages
@@ -52,11 +54,12 @@ def distill(translator, languages, data_dir, out, split="train", chunk_lines=100
     for path in sorted(data_dir.glob("*.*")):
         if path.suffix[1:] in languages and path.name != f"{split}.{tgt_lang}":
             _copy(path, out / path.name)
-    atomic.write_lines(out / f"{split}.{tgt_lang}", translations(translator, source, chunk_lines))
+    atomic.write_lines(out / f"{split}.{tgt_lang}", translations(translator, source, chunk_lines, progress))
     return sum(1 for _ in iter_lines(source))
 
 
-def backtranslate(translator, languages, mono, out, split="train", chunk_lines=100_000):
+def backtranslate(translator, languages, mono, out, split="train", chunk_lines=100_000,
+                  progress=lambda sentences: None):
     """OUT/{split}.{model's source} := the monolingual lines, OUT/{split}.{model's target} := their
     translations: pairs for a model of the other direction. Returns the number of pairs."""
     mono_lang, synthetic_lang = languages
@@ -64,7 +67,7 @@ def backtranslate(translator, languages, mono, out, split="train", chunk_lines=1
     if not Path(mono).is_file():
         raise NmtError(f"--mono {mono}: file not found")
     out.mkdir(parents=True, exist_ok=True)
-    atomic.write_lines(out / f"{split}.{synthetic_lang}", translations(translator, mono, chunk_lines))
+    atomic.write_lines(out / f"{split}.{synthetic_lang}", translations(translator, mono, chunk_lines, progress))
     _copy(Path(mono), out / f"{split}.{mono_lang}")
     return sum(1 for _ in iter_lines(mono))
 

@@ -9,7 +9,8 @@ from nmt.config import load_config
 from nmt.errors import NmtError
 from nmt.schema import to_dict
 from nmt.sweep.ablate import ablation_cells, paired_bootstrap_p, parse_toggles, summarise
-from nmt.sweep.grid import Sweep, test_files
+from nmt.sweep import grid
+from nmt.sweep.grid import Sweep
 from test_sweep import read_csv, resume_after_a_kill, tiny_yaml  # noqa: F401 (a fixture)
 
 TOGGLES = ["train.label_smoothing=0", "model.tie_output=false", "train.curriculum.type=phases"]
@@ -49,7 +50,8 @@ def test_each_arm_changes_exactly_its_key_and_trains_with_the_base_seeds(tiny_ya
 @pytest.mark.parametrize("toggle, message", [
     ("train.label_smothing=0", "--toggle train.label_smothing=0: unknown config key train.label_smothing (did you mean train.label_smoothing?)"),
     ("train.label_smoothing=1.5", "--toggle train.label_smoothing=1.5: config key train.label_smoothing"),
-    ("train.label_smoothing", "--toggle 'train.label_smoothing': expected section.key=value"),
+    ("train.label_smoothing", "--toggle 'train.label_smoothing': expected [name:]section.key=value"),
+    ("base:train.label_smoothing=0", "'base' names the base arm"),
     ("train.label_smoothing=0.1", "the base config already has this value"),
     ("train.seed=3", "every arm trains with every seed of --seeds"),
 ])
@@ -62,26 +64,37 @@ def test_a_bad_toggle_is_one_line_before_anything_trains(run_cli, toy_corpus, ti
     assert not out.exists()
 
 
-def test_the_same_toggle_twice_is_refused(tiny_yaml):
-    with pytest.raises(NmtError, match="the same toggle is given twice"):
-        parse_toggles(tiny_yaml, [], ["model.tie_output=false", "model.tie_output=false"])
+@pytest.mark.parametrize("twice", [["model.tie_output=false", "model.tie_output=false"],
+                                   ["a:model.tie_output=false", "a:train.label_smoothing=0"]])
+def test_the_same_toggle_or_name_twice_is_refused(tiny_yaml, twice):
+    with pytest.raises(NmtError, match="the same toggle or arm name is given twice"):
+        parse_toggles(tiny_yaml, [], twice)
+
+
+def test_an_arm_may_be_named_and_a_value_may_hold_colons(tiny_yaml):
+    extra = "data.extra=[{dir: /corpora/bt, ratio: 2, tag: '<BT>'}]"
+    arms = parse_toggles(tiny_yaml, [], ["untied:model.tie_output=false", extra, f"bt: {extra}"])
+    assert arms == {"untied": "model.tie_output=false", extra: extra, "bt": extra}
+    cells = ablation_cells(tiny_yaml, arms, seeds=[1])
+    assert [c.name for c in cells][:2] == ["base-seed1", "untied-seed1"]
+    assert cells[1].overrides == ("train.seed=1", "model.tie_output=false")
 
 
 def test_an_interrupted_ablation_resumes_tabulates_every_arm_and_grows(run_cli, toy_corpus, tiny_yaml, tmp_path):
     out = tmp_path / "ablation"
     resume_after_a_kill([sys.executable, "-m", "nmt", "ablate", "--config", tiny_yaml, "--data-dir", toy_corpus,
-                         "--out", out, "--toggle", "train.label_smoothing=0", "--seeds", "1", "--max-time", "60"],
+                         "--out", out, "--toggle", "no-ls:train.label_smoothing=0", "--seeds", "1", "--max-time", "60"],
                         out, "base-seed1")
     base, arm = read_csv(out / "ablation.csv")
-    assert (base["arm"], arm["arm"]) == ("base", "train.label_smoothing=0")
+    assert (base["arm"], arm["arm"], arm["change"]) == ("base", "no-ls", "train.label_smoothing=0")
     assert not base["delta"] and not base["p_value"] and not arm["failed"]
     assert 0 < float(arm["p_value"]) <= 1 and float(arm["tokens_per_s"]) > 0
     assert float(arm["delta"]) == pytest.approx(float(arm["test_bleu"]) - float(base["test_bleu"]), abs=0.01)
-    assert "| train.label_smoothing=0 | 1 |" in (out / "ablation.md").read_text()
+    assert "| no-ls | train.label_smoothing=0 | 1 |" in (out / "ablation.md").read_text()
 
     # a second seed for both arms: only its cells train
     r = run_cli("ablate", "--config", tiny_yaml, "--data-dir", toy_corpus, "--out", out, "--toggle",
-                "train.label_smoothing=0", "--seeds", 2, "--max-time", 60, timeout=300)
+                "no-ls:train.label_smoothing=0", "--seeds", 2, "--max-time", 60, timeout=300)
     assert r.returncode == 0 and "2 of 4 cells already finished" in r.stderr, r.stderr
     assert [row["seeds"] for row in read_csv(out / "ablation.csv")] == ["2", "2"]
 
@@ -108,7 +121,7 @@ def scored(sweep, name, seed, lines):
 
 
 def files(sweep, records):
-    return [test_files(sweep.run_root / r["cell"], sweep)[1:] for r in records]
+    return [grid.test_files(sweep.run_root / r["cell"], sweep)[1:] for r in records]
 
 
 def test_a_clearly_better_arm_is_significant_and_a_near_copy_is_not(sweep):
@@ -125,10 +138,10 @@ def test_an_arm_row_gives_mean_spread_and_what_failed(sweep):
     base = [scored(sweep, "base", seed, lines) for seed in (1, 2, 3)]
     arm = [scored(sweep, "arm", 1, lines), scored(sweep, "arm", 2, lines),
            {"arm": "arm", "seed": 3, "failed": "out of memory"}]
-    row = summarise("arm", arm, base, sweep)
-    assert row["seeds"] == 2 and row["failed"] == "seed 3: out of memory"
+    row = summarise("arm", "train.label_smoothing=0", arm, base, sweep)
+    assert row["change"] == "train.label_smoothing=0" and row["seeds"] == 2 and row["failed"] == "seed 3: out of memory"
     assert row["test_bleu"] == f"15.00 ± {statistics.stdev([10.0, 20.0]):.2f}" and row["delta"] == 0.0
     assert row["test_bleu_per_seed"] == "10.00 / 20.00"
     assert 0 < row["p_value"] <= 1  # the same translations as the base's
-    assert summarise("base", base, base, sweep)["dev_bleu"] == "3.00 ± 1.00"
-    assert "delta" not in summarise("base", base, base, sweep)
+    assert summarise("base", "", base, base, sweep)["dev_bleu"] == "3.00 ± 1.00"
+    assert "delta" not in summarise("base", "", base, base, sweep)

@@ -12,7 +12,7 @@ import pytest
 
 from nmt.config import load_config
 from nmt.errors import NmtError
-from nmt.sweep.grid import ResultsStore, parse_sizes
+from nmt.sweep.grid import Cell, ResultsStore, Sweep, parse_sizes, run_cell, run_nmt, worker_threads
 from nmt.sweep.report import Column, write_tables
 
 TINY_YAML = """\
@@ -90,6 +90,40 @@ def resume_after_a_kill(args, out, first_cell):
     assert "1 of 2 cells already finished" in r.stderr
     assert (first / "best" / "model.safetensors").stat().st_mtime_ns == finished_model
     assert (out / "runs" / f"{first_cell}.log").read_text().count("$ nmt train") == 1
+
+
+def test_a_cell_cut_off_while_training_goes_on_from_its_checkpoint_and_ends_as_an_uncut_one(toy_corpus, tiny_yaml,
+                                                                                             tmp_path):
+    sweep = Sweep.of("curve", tmp_path / "grid", toy_corpus, max_time=600, overrides=["train.limits.max_steps=8"])
+    cut, uncut = (Cell(name, {}, tiny_yaml) for name in ("cut", "uncut"))
+    # what a sweep killed at update 4 leaves: the cell preprocessed, checkpoints/last.pt of update 4
+    run_dir = sweep.run_root / "cut"
+    common = ["--config", str(tiny_yaml), "--run-dir", str(run_dir), "--data-dir", str(toy_corpus)]
+    run_nmt(tmp_path / "killed.log", "preprocess", *common)
+    run_nmt(tmp_path / "killed.log", "train", *common, "--set", "train.limits.max_steps=4")
+
+    records = [run_cell(cut, sweep), run_cell(uncut, sweep)]
+    log = (sweep.run_root / "cut.log").read_text()
+    assert "$ nmt preprocess" not in log and log.count("$ nmt train") == log.count("--resume") == 1
+    assert records[0]["steps"] == records[1]["steps"] == 8
+    assert records[0]["dev_bleu"] == records[1]["dev_bleu"] and records[0]["best_step"] == records[1]["best_step"]
+    losses = [[(e["step"], e["loss"]) for e in map(json.loads, (sweep.run_root / name / "metrics.jsonl").open())
+               if e["event"] == "train"] for name in ("cut", "uncut")]
+    assert losses[0] == losses[1] and [step for step, _ in losses[0]] == [2, 4, 6, 8]
+
+
+def test_cells_run_side_by_side_each_with_its_share_of_the_cores(run_cli, toy_corpus, tiny_yaml, tmp_path):
+    out = tmp_path / "curve"
+    r = run_cli("curve", "--configs", tiny_yaml, "--data-dir", toy_corpus, "--out", out, "--words", "300,all",
+                "--max-time", 6, "--set", "train.limits.max_steps=0", "--jobs", 2, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert len(read_csv(out / "curve.csv")) == 2
+    spans = []
+    for metrics in sorted((out / "runs").glob("*/metrics.jsonl")):
+        assert f"--set train.compute.threads={worker_threads(2)}" in metrics.parent.with_suffix(".log").read_text()
+        times = [json.loads(line)["time"] for line in metrics.open()]
+        spans.append((min(times), max(times)))
+    assert len(spans) == 2 and spans[0][0] < spans[1][1] and spans[1][0] < spans[0][1]  # trained at the same time
 
 
 def test_an_interrupted_curve_resumes_without_training_finished_cells(toy_corpus, tiny_yaml, tmp_path):

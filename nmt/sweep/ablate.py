@@ -1,6 +1,6 @@
 """`nmt ablate`: what each trick is worth on your data, with error bars.
 
-The base config and one arm per `--toggle KEY=VALUE` (each changes exactly that one key) train with
+The base config and one arm per `--toggle [NAME:]KEY=VALUE` (each changes exactly that one key) train with
 every seed under the same budget; the table gives each arm's dev and test BLEU as mean ± standard
 deviation over the seeds, its difference to the base and the p-value of that difference by paired
 bootstrap resampling of the test sentences (Koehn 2004, as sacreBLEU computes it, the seeds'
@@ -19,7 +19,7 @@ from nmt.sweep.report import Column, write_tables
 BASE = "base"
 BOOTSTRAP_SAMPLES = 1000
 
-COLUMNS = [Column("arm", "arm"), Column("seeds", "seeds"),
+COLUMNS = [Column("arm", "arm"), Column("change", "change"), Column("seeds", "seeds"),
            Column("dev BLEU", "dev_bleu"), Column("test BLEU", "test_bleu"),
            Column("test BLEU per seed", "test_bleu_per_seed"),
            Column("Δ test BLEU", "delta", "{:+.2f}"), Column("p (paired bootstrap)", "p_value", "{:.3f}"),
@@ -28,54 +28,67 @@ COLUMNS = [Column("arm", "arm"), Column("seeds", "seeds"),
 
 
 def parse_toggles(config, overrides, toggles):
-    """Check every toggle before anything runs: KEY=VALUE, a key the config has, a value it accepts,
-    one that differs from the base's; returns the toggles as given."""
+    """Check every toggle before anything runs: [NAME:]KEY=VALUE, a key the config has, a value it
+    accepts, one that differs from the base's; returns {arm name: KEY=VALUE}, the name being the
+    toggle itself unless one is given (config keys hold no ':', so a ':' before the '=' ends a name)."""
     base = to_dict(load_config(config, overrides))
-    for toggle in toggles:
+    arms = {}
+    for given in toggles:
+        name, toggle = _name_and_toggle(given)
         key, sep, _ = toggle.partition("=")
         if not sep or not key.strip():
-            raise NmtError(f"--toggle {toggle!r}: expected section.key=value")
+            raise NmtError(f"--toggle {given!r}: expected [name:]section.key=value")
         if key.strip() == "train.seed":
             raise NmtError("--toggle train.seed: every arm trains with every seed of --seeds")
         try:
             arm = to_dict(load_config(config, [*overrides, toggle]))
         except NmtError as e:
-            raise NmtError(f"--toggle {toggle}: {e}") from None
+            raise NmtError(f"--toggle {given}: {e}") from None
         if arm == base:
-            raise NmtError(f"--toggle {toggle}: the base config already has this value; the arm would change "
+            raise NmtError(f"--toggle {given}: the base config already has this value; the arm would change "
                            "nothing")
-    if len(set(toggles)) < len(toggles):
-        raise NmtError("--toggle: the same toggle is given twice")
-    return list(toggles)
+        if name == BASE or name in arms:
+            raise NmtError(f"--toggle {given}: " + ("'base' names the base arm" if name == BASE else
+                                                    "the same toggle or arm name is given twice"))
+        arms[name] = toggle
+    return arms
 
 
-def ablation_cells(config, toggles, seeds):
-    """The grid: the base and each toggle, each with every seed; a cell's overrides are its seed and
-    (for an arm) its one toggle."""
-    arms = [(BASE, ())] + [(toggle, (toggle,)) for toggle in toggles]
-    return [Cell(f"{_slug(arm)}-seed{seed}", {"arm": arm, "seed": seed}, config, (f"train.seed={seed}", *change))
-            for arm, change in arms for seed in seeds]
+def _name_and_toggle(given):
+    """('label', 'key=value') of 'label:key=value'; (toggle, toggle) of a toggle without a name."""
+    name, colon, toggle = given.partition(":")
+    if colon and "=" not in name and name.strip():
+        return name.strip(), toggle.strip()
+    return given, given
+
+
+def ablation_cells(config, arms, seeds):
+    """The grid: the base and each arm ({name: KEY=VALUE}), each with every seed; a cell's overrides
+    are its seed and (for an arm) its one toggle."""
+    changes = [(BASE, ())] + [(name, (toggle,)) for name, toggle in arms.items()]
+    return [Cell(f"{_slug(name)}-seed{seed}", {"arm": name, "seed": seed}, config, (f"train.seed={seed}", *change))
+            for name, change in changes for seed in seeds]
 
 
 def _slug(arm):
-    """A folder name for an arm: its toggle with anything but letters, digits, '.', '_', '=' and '-' as '_'."""
+    """A folder name for an arm: its name with anything but letters, digits, '.', '_', '=' and '-' as '_'."""
     return re.sub(r"[^\w.=-]", "_", arm)
 
 
-def ablate(config, toggles, seeds, sweep, log=print):
+def ablate(config, arms, seeds, sweep, log=print):
     """Train the grid, then write OUT/ablation.md and ablation.csv; returns one summary per arm."""
-    records = run_grid(ablation_cells(config, toggles, seeds), sweep, log)
-    arms = list(dict.fromkeys(r["arm"] for r in records))
-    by_arm = {arm: [r for r in records if r["arm"] == arm] for arm in arms}
-    summaries = [summarise(arm, by_arm[arm], by_arm[BASE], sweep) for arm in arms]
+    records = run_grid(ablation_cells(config, arms, seeds), sweep, log)
+    by_arm = {name: [r for r in records if r["arm"] == name] for name in dict.fromkeys(r["arm"] for r in records)}
+    changes = {name: toggle for name, toggle in arms.items() if toggle != name}  # a named arm's toggle
+    summaries = [summarise(name, changes.get(name, ""), by_arm[name], by_arm[BASE], sweep) for name in by_arm]
     write_tables(sweep.out / "ablation", COLUMNS, summaries)
     return summaries
 
 
-def summarise(arm, records, base_records, sweep):
+def summarise(arm, change, records, base_records, sweep):
     """One row of the table: the arm's scores over the seeds that finished, against the base's."""
     scored = [r for r in records if "failed" not in r]
-    row = {"arm": arm, "seeds": len(scored)}
+    row = {"arm": arm, "change": change, "seeds": len(scored)}
     if len(scored) < len(records):
         row["failed"] = "; ".join(f"seed {r['seed']}: {r['failed']}" for r in records if "failed" in r)
     if not scored:

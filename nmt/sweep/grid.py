@@ -3,9 +3,11 @@
 Each cell is `nmt preprocess`, `nmt train --max-time S` and, where the sweep scores a test split,
 `nmt translate`, each a subprocess: seeds, threads and memory of one run cannot leak into the next.
 A cell is finished once its record is a line of OUT/results.jsonl. A sweep started again skips the
-finished cells and trains the others from scratch (a half-trained cell is discarded, since resuming
-it would give it a different budget from the others'). A cell whose command exits with a user error
-(a vocabulary too large for the data, say) is recorded as failed, with the reason, and skipped.
+finished cells; a cell cut off while training goes on from its checkpoints/last.pt (`nmt train
+--resume` restores the training time spent, so the cell keeps the others' budget, and an early-stopped
+cell ends where an uncut one would); the rest start from scratch. A cell whose command exits with a
+user error (a vocabulary too large for the data, say) is recorded as failed, with the reason, and
+skipped.
 """
 import json
 import os
@@ -13,13 +15,15 @@ import shutil
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from nmt import atomic
 from nmt.data.corpus import read_lines
 from nmt.errors import NmtError
 from nmt.evaluate import score_corpus
+from nmt.rundir import RunDir
 
 USER_ERROR = 2  # the exit code of `nmt` for an NmtError
 WATCH_SECONDS = 1.0  # between two calls of a running command's watch
@@ -42,19 +46,22 @@ class Sweep:
     overrides: tuple = ()     # --set of every cell
     test_split: str = ""      # scored with the best model when set
     settings: dict = field(default_factory=dict)  # the sweep's own arguments, checked on resume
+    jobs: int = 1             # cells side by side, each with its share of the cores (free to change on resume)
 
     @classmethod
-    def of(cls, command, out, data_dir, max_time, overrides=(), **settings):
+    def of(cls, command, out, data_dir, max_time, overrides=(), jobs=1, **settings):
         """A sweep whose settings record the command and all that its cells share (`settings` holds the
         command's own arguments, test_split among them when it scores a test split)."""
         if max_time <= 0:
             raise NmtError("--max-time must be > 0")
+        if jobs < 1:
+            raise NmtError("--jobs must be at least 1")
         if not Path(data_dir).is_dir():
             raise NmtError(f"--data-dir {data_dir}: not a folder")
         data_dir = Path(data_dir).resolve()
         shared = {"command": command, "data_dir": str(data_dir), "max_time": max_time, "overrides": list(overrides),
                   **settings}
-        return cls(Path(out), data_dir, max_time, tuple(overrides), settings.get("test_split", ""), shared)
+        return cls(Path(out), data_dir, max_time, tuple(overrides), settings.get("test_split", ""), shared, jobs)
 
     @property
     def run_root(self):
@@ -107,30 +114,50 @@ def parse_sizes(text, flag, allow_all=False):
 
 
 def run_grid(cells, sweep, log=print):
-    """Train every cell not yet in the store; returns the records of all cells, in grid order."""
+    """Train every cell not yet in the store, `sweep.jobs` side by side; returns the records of all cells,
+    in grid order."""
     store = ResultsStore(sweep.out, sweep.settings)
     done = store.records()
     todo = [cell for cell in cells if cell.name not in done]
     if len(todo) < len(cells):
         log(f"{len(cells) - len(todo)} of {len(cells)} cells already finished in {store.path}")
+    share = (f"train.compute.threads={worker_threads(sweep.jobs)}",) if sweep.jobs > 1 else ()
     spent = []
-    for i, cell in enumerate(todo):
-        log(f"[{len(cells) - len(todo) + i + 1}/{len(cells)}] {cell.name}: {_eta(spent, len(todo) - i, sweep)}")
+
+    def train(number, cell):
+        log(f"[{len(cells) - len(todo) + number + 1}/{len(cells)}] {cell.name}: "
+            f"{_eta(spent, len(todo) - number, sweep)}")
         tick = time.monotonic()
-        record = {"cell": cell.name, **cell.labels, **run_cell(cell, sweep)}
+        record = {"cell": cell.name, **cell.labels, **run_cell(replace(cell, overrides=cell.overrides + share), sweep)}
         spent.append(time.monotonic() - tick)
         store.add(record)
         done[cell.name] = record
         log(f"    {cell.name}: " + (f"failed: {record['failed']}" if "failed" in record else
                                      f"dev BLEU {record['dev_bleu']:.2f}" +
                                      (f", test BLEU {record['test_bleu']:.2f}" if "test_bleu" in record else "")))
+
+    # threads are enough to run cells side by side: a cell's work is done by its subprocesses
+    with ThreadPoolExecutor(sweep.jobs) as pool:
+        futures = [pool.submit(train, number, cell) for number, cell in enumerate(todo)]
+        try:
+            for future in futures:
+                future.result()
+        except BaseException:
+            pool.shutdown(cancel_futures=True)  # a crash or Ctrl-C: no other cell starts
+            raise
     return [done[cell.name] for cell in cells]
 
 
+def worker_threads(jobs):
+    """Each of `jobs` runs side by side gets its share of this machine's cores."""
+    return max(1, (os.cpu_count() or 1) // jobs)
+
+
 def _eta(spent, cells_left, sweep):
-    """How long the cells left take: the mean of those run so far, or the budget plus a guess at the rest."""
+    """How long the cells left take: the mean of those run so far, or the budget plus a guess at the rest,
+    `sweep.jobs` at a time."""
     per_cell = sum(spent) / len(spent) if spent else sweep.max_time * 1.1 + 30
-    left = cells_left * per_cell
+    left = -(-cells_left // sweep.jobs) * per_cell
     return f"training {sweep.max_time:g} s; about {f'{left / 60:.0f} min' if left >= 120 else f'{left:.0f} s'} " \
            "left in the sweep"
 
@@ -140,16 +167,19 @@ def run_cell(cell, sweep, watch_training=None):
     `watch_training(run_dir)`, if given, is called about once a second while the cell trains; an exception
     it raises stops the training and leaves the cell unfinished."""
     run_dir = sweep.run_root / cell.name
-    shutil.rmtree(run_dir, ignore_errors=True)  # what an interrupted sweep left of this cell
-    run_dir.mkdir(parents=True)
+    resume = RunDir(run_dir).checkpoint.is_file()  # cut off while training: go on from its last update
+    if not resume:
+        shutil.rmtree(run_dir, ignore_errors=True)  # what an interrupted sweep left before training began
+        run_dir.mkdir(parents=True)
     log_path = run_dir.parent / f"{cell.name}.log"
     common = ["--config", str(cell.config), "--run-dir", str(run_dir), "--data-dir", str(sweep.data_dir)]
     for override in (*sweep.overrides, *cell.overrides):
         common += ["--set", override]
     try:
-        run_nmt(log_path, "preprocess", *common)
+        if not resume:
+            run_nmt(log_path, "preprocess", *common)
         watch = watch_training and (lambda: watch_training(run_dir))
-        run_nmt(log_path, "train", *common, "--max-time", str(sweep.max_time), watch=watch)
+        run_nmt(log_path, "train", *common, *(["--resume"] * resume), "--max-time", str(sweep.max_time), watch=watch)
         record = measure_run(run_dir)
         if sweep.test_split:
             record.update(score_test_split(run_dir, sweep, log_path))

@@ -30,7 +30,7 @@ from nmt import atomic
 from nmt.config import load_config, read_yaml
 from nmt.data.corpus import read_lines
 from nmt.errors import NmtError
-from nmt.sweep.grid import Cell, run_cell
+from nmt.sweep.grid import Cell, run_cell, worker_threads
 from nmt.sweep.report import Column, write_tables
 
 DISTRIBUTIONS = ("uniform", "log_uniform", "int", "choice")
@@ -264,11 +264,6 @@ def plot_importance(study, path):
 
 def default_storage(out):
     return f"sqlite:///{(Path(out) / 'study.db').resolve()}"
-
-
-def worker_threads(jobs):
-    """Each of `jobs` trials side by side gets its share of this machine's cores."""
-    return max(1, (os.cpu_count() or 1) // jobs)
 
 
 def study_settings(dimensions, config, overrides, max_time):
