@@ -439,8 +439,8 @@ def cmd_sweep(args):
     settings = study_settings(dimensions, args.config, args.overrides, args.max_time)
     study = open_study(storage, settings)
     log = lambda message: print(message, file=sys.stderr)  # noqa: E731
-    if args.jobs > 1:
-        run_side_by_side(args.jobs, storage, settings, dimensions, args.trials, config, sweep, log)
+    if sweep.jobs > 1:
+        run_side_by_side(sweep.jobs, storage, settings, dimensions, args.trials, config, sweep, log)
     else:
         run_trials(study, dimensions, args.trials, config, sweep, log=log)
     rows = write_report(study, dimensions, args.out)

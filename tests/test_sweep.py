@@ -102,7 +102,7 @@ def test_a_cell_cut_off_while_training_goes_on_from_its_checkpoint_and_ends_as_a
     run_nmt(tmp_path / "killed.log", "preprocess", *common)
     run_nmt(tmp_path / "killed.log", "train", *common, "--set", "train.limits.max_steps=4")
 
-    records = [run_cell(cut, sweep), run_cell(uncut, sweep)]
+    records = [run_cell(cut, sweep, resume=True), run_cell(uncut, sweep, resume=True)]
     log = (sweep.run_root / "cut.log").read_text()
     assert "$ nmt preprocess" not in log and log.count("$ nmt train") == log.count("--resume") == 1
     assert records[0]["steps"] == records[1]["steps"] == 8

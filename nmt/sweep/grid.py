@@ -128,7 +128,8 @@ def run_grid(cells, sweep, log=print):
         log(f"[{len(cells) - len(todo) + number + 1}/{len(cells)}] {cell.name}: "
             f"{_eta(spent, len(todo) - number, sweep)}")
         tick = time.monotonic()
-        record = {"cell": cell.name, **cell.labels, **run_cell(replace(cell, overrides=cell.overrides + share), sweep)}
+        record = {"cell": cell.name, **cell.labels,
+                  **run_cell(replace(cell, overrides=cell.overrides + share), sweep, resume=True)}
         spent.append(time.monotonic() - tick)
         store.add(record)
         done[cell.name] = record
@@ -162,12 +163,14 @@ def _eta(spent, cells_left, sweep):
            "left in the sweep"
 
 
-def run_cell(cell, sweep, watch_training=None):
+def run_cell(cell, sweep, watch_training=None, resume=False):
     """Preprocess, train and score one cell in a fresh run directory; its measurements, or {"failed": why}.
+    With `resume`, a run directory that holds a checkpoint (the same cell, cut off while training) goes on
+    from it instead (a study's trials never resume: their names are never reused, their settings drawn anew).
     `watch_training(run_dir)`, if given, is called about once a second while the cell trains; an exception
     it raises stops the training and leaves the cell unfinished."""
     run_dir = sweep.run_root / cell.name
-    resume = RunDir(run_dir).checkpoint.is_file()  # cut off while training: go on from its last update
+    resume = resume and RunDir(run_dir).checkpoint.is_file()
     if not resume:
         shutil.rmtree(run_dir, ignore_errors=True)  # what an interrupted sweep left before training began
         run_dir.mkdir(parents=True)

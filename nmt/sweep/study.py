@@ -18,7 +18,6 @@ The space is a YAML mapping of config keys to distributions:
 """
 import json
 import multiprocessing
-import os
 import sys
 import time
 import warnings
