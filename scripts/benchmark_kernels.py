@@ -5,10 +5,11 @@
 
 Shapes: a 4,096-token batch as 32 sentences of 128 positions, d_model 256, 4 heads, feed-forward 1,024 (the
 Multi30k recipe), the loss on one chunk of logits over 8,000 pieces; the history kernel at a beam-5 step of 64
-sentences 20 positions in. Training operations are timed forward and backward in training mode, in fp32 and
-under bf16 autocast on bf16 activations (the embeddings' fp32 for the residual stream); the median of `--repeat`
-timings after two warm-up calls. Dropout draws differ between kernel and reference (each its own masks), so only
-their times compare here; tests/test_kernels.py checks what they compute.
+sentences 20 positions in; additive attention scores on the low-resource BiLSTM's shapes (RNN_* below).
+Training operations are timed forward and backward in training mode, in fp32 and under bf16 autocast on bf16
+activations (the embeddings' fp32 for the residual stream); the median of `--repeat` timings after two warm-up
+calls. Dropout draws differ between kernel and reference (each its own masks), so only their times compare
+here; tests/test_kernels.py checks what they compute.
 """
 import argparse
 import json
@@ -23,6 +24,9 @@ from nmt.train.losses import CHUNK_TOKENS
 from benchmark import machine  # the sibling script
 
 SENTENCES, POSITIONS, D_MODEL, HEADS, FF, VOCAB = 32, 128, 256, 4, 1024, 8000
+# the low-resource BiLSTM's additive attention over a whole target: a 1,000-token MAFAND batch as 25 sentences,
+# 45 source and 40 target positions, hidden size 512
+RNN_SENTENCES, RNN_SOURCE, RNN_TARGET, RNN_HIDDEN = 25, 45, 40, 512
 
 
 def training_cases():
@@ -32,11 +36,15 @@ def training_cases():
     q, k, v = (torch.randn(SENTENCES, HEADS, POSITIONS, D_MODEL // HEADS) for _ in range(3))
     mask = (torch.arange(POSITIONS) < POSITIONS - 16)[None, None, None, :].expand(SENTENCES, 1, 1, POSITIONS)
     logits, gold = torch.randn(CHUNK_TOKENS, VOCAB), torch.randint(4, VOCAB, (CHUNK_TOKENS,))
+    score = torch.nn.Linear(RNN_HIDDEN, 1, bias=False)
     return {
         "dropout": ((x,), lambda op, x: op(x, 0.1, True)),
         "add_dropout": ((x, x.clone()), lambda op, r, x: op(r, x, 0.1, True)),
         "relu_dropout": ((hidden,), lambda op, h: op(h, 0.1, True)),
         "attention": ((q, k, v), lambda op, q, k, v: op(q, k, v, mask)),
+        "additive_scores": ((torch.randn(RNN_SENTENCES, RNN_SOURCE, RNN_HIDDEN),
+                             torch.randn(RNN_SENTENCES, RNN_TARGET, RNN_HIDDEN)),
+                            lambda op, keys, queries: op(keys, queries, score)),
         "residual_stream": ((x,), lambda op, x: op(x) * 2),
         "smoothed_cross_entropy": ((logits,), lambda op, x: op(x, gold, 0.1)),
     }

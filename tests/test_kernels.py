@@ -70,6 +70,22 @@ def test_the_history_kernel_appends_as_concatenation_does(rows):
     assert torch.equal(decoding.append_history(past, rows, new), reference.append_history(past, rows, new))
 
 
+@pytest.mark.parametrize("budget", [1, 3 * 5 * 8 * 2, 2 ** 21])  # one query a slice, two, all seven at once
+def test_additive_scores_in_slices_equal_the_reference_in_value_and_gradient(budget, monkeypatch):
+    monkeypatch.setattr(cpu, "ADDITIVE_SCORES_BUDGET", budget)
+    g = torch.Generator().manual_seed(0)
+    keys, queries = (torch.randn(*shape, generator=g).requires_grad_() for shape in ((3, 5, 8), (3, 7, 8)))
+    v = torch.nn.Linear(8, 1, bias=False)
+    upstream = torch.randn(3, 7, 5, generator=g)
+    expected = reference.additive_scores(keys, queries, v)
+    scores = cpu.additive_scores(keys, queries, v)
+    torch.testing.assert_close(scores, expected)
+    inputs = (keys, queries, v.weight)
+    for grad, expected_grad in zip(torch.autograd.grad(scores, inputs, upstream),
+                                   torch.autograd.grad(expected, inputs, upstream)):
+        torch.testing.assert_close(grad, expected_grad)
+
+
 def test_the_residual_stream_kernel_carries_bf16_under_bf16_autocast_only():
     x = torch.randn(2, 3)
     assert cpu.residual_stream(x) is x

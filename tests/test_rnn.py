@@ -32,6 +32,7 @@ VARIANTS = {
     "general": dict(attention="general", tie_output=False),
     "no_input_feeding": dict(input_feeding=False),
     "deep_residual_norm": dict(encoder_layers=2, decoder_layers=3, residual=True, layer_norm=True),
+    "deep_no_input_feeding": dict(decoder_layers=2, residual=True, layer_norm=True, input_feeding=False),
     "shared_emb_eq_hidden": dict(embedding_dim=12, share_embeddings=True),
     "reversed": dict(reverse_source=True, attention="general"),
 }

@@ -10,11 +10,12 @@ kernels of `cpu.py`, `loss.py` and `decoding.py` where they apply, each falling 
 from nmt.kernels import cpu, decoding, loss, reference
 
 KINDS = ("auto", "reference")
-OPERATIONS = ("dropout", "add_dropout", "relu_dropout", "attention", "residual_stream", "append_history",
-              "smoothed_cross_entropy", "padded_rows")
+OPERATIONS = ("dropout", "add_dropout", "relu_dropout", "attention", "additive_scores", "residual_stream",
+              "append_history", "smoothed_cross_entropy", "padded_rows")
 KERNELS = {  # operation -> the kernel "auto" uses
     "dropout": cpu.dropout, "add_dropout": cpu.add_dropout, "relu_dropout": cpu.relu_dropout,
-    "attention": cpu.attention, "residual_stream": cpu.residual_stream, "append_history": decoding.append_history,
+    "attention": cpu.attention, "additive_scores": cpu.additive_scores, "residual_stream": cpu.residual_stream,
+    "append_history": decoding.append_history,
     "smoothed_cross_entropy": loss.smoothed_cross_entropy, "padded_rows": loss.padded_rows,
 }
 

@@ -12,7 +12,8 @@ and dropout its mask, 3 bytes an element more in bf16 (the Transformer's feed-fo
 4,096-token batches). Off the CPU or outside training each falls back to the reference (on a GPU PyTorch draws and
 applies a mask in one fused kernel).
 
-Attention and the residual stream under bf16 autocast on a CPU: see `attention` and `residual_stream`.
+Attention and the residual stream under bf16 autocast on a CPU: see `attention` and `residual_stream`; the RNN's
+additive attention over a whole target: `additive_scores`.
 """
 import numpy as np
 import torch
@@ -128,6 +129,24 @@ def bf16_attention(q, k, v, mask=None, causal=False, dropout_p=0.0):
     if mask is not None:
         scores = scores.masked_fill(~mask, float("-inf"))
     return F.dropout(scores.softmax(dim=-1), dropout_p) @ v
+
+
+# elements of the (N, G, S, H) intermediates of additive attention computed at once: 8 MiB in fp32
+ADDITIVE_SCORES_BUDGET = 2 ** 21
+
+
+def additive_scores(keys, queries, v):
+    """The reference's scores for a few of each row's queries at a time. When the RNN computes attention for
+    all target positions of a batch at once, the (N, G, S, H) intermediates of the reference run to 100 MB:
+    out of the caches and, above the 32 MiB that glibc serves from its heap (`keep_freed_memory`), fresh
+    pages on every call. In slices of at most ADDITIVE_SCORES_BUDGET elements, forward and backward on the
+    low-resource BiLSTM's MAFAND batches took 2-2.5x less time (docs/BENCHMARKS.md, "Training speed and
+    memory")."""
+    rows, length, hidden = keys.shape
+    per_slice = max(1, ADDITIVE_SCORES_BUDGET // (rows * length * hidden))
+    if keys.device.type != "cpu" or per_slice >= queries.size(1):
+        return reference.additive_scores(keys, queries, v)
+    return torch.cat([reference.additive_scores(keys, part, v) for part in queries.split(per_slice, 1)], 1)
 
 
 def residual_stream(x):

@@ -29,6 +29,12 @@ def attention(q, k, v, mask=None, causal=False, dropout_p=0.0):
     return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal, dropout_p=dropout_p)
 
 
+def additive_scores(keys, queries, v):
+    """Bahdanau et al.'s attention scores v(tanh(k + q)), (N, G, S), of keys (N, S, H) and the G queries
+    (N, G, H) of each of the N rows, both already projected; v: a linear layer from H to 1."""
+    return v(torch.tanh(keys[:, None] + queries[:, :, None])).squeeze(-1)
+
+
 def residual_stream(x):
     """The residual stream as the embeddings start it (its type: the embeddings')."""
     return x

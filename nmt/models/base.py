@@ -34,11 +34,29 @@ def word_dropout(tokens, p, training):
     return tokens.masked_fill(drop, UNK_ID)
 
 
+def _read_former_names(model, state_dict, prefix, *_):
+    """Load-state-dict pre-hook: weights stored under a tensor's former name load as if under its name."""
+    for name in model.state_dict(keep_vars=True):
+        former = model.former_name(name)
+        if former and prefix + name not in state_dict and prefix + former in state_dict:
+            state_dict[prefix + name] = state_dict.pop(prefix + former)
+
+
 class Seq2Seq(nn.Module):
     max_positions = None  # longest target a model can decode (None: no limit)
     # how scheduled sampling feeds this family its own predictions when train.scheduled_sampling.mode is
     # auto: two_pass (one teacher-forced pass predicts, a second reads the mix) suits parallel decoders
     scheduled_sampling_mode = "two_pass"
+
+    def __init__(self):
+        super().__init__()
+        self.register_load_state_dict_pre_hook(_read_former_names)
+
+    @staticmethod
+    def former_name(name):
+        """The name that weights written by earlier versions of nmt give the tensor `name`, or None if the
+        same: checkpoints and model directories of those versions still load."""
+        return None
 
     def forward(self, src, tgt_in):
         """Teacher forcing: logits (B, T, V) for every target position."""

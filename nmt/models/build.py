@@ -101,10 +101,12 @@ def build_model(cfg, src_vocab, tgt_vocab, joint_vocab):
 
 def parameter_shapes(cfg, src_vocab, tgt_vocab, joint_vocab):
     """[(names, shape)] of the model's state dict, found without allocating it (on the meta device).
-    Tied weights are one entry with all their names: a weights file stores them under one of them."""
+    Tied weights are one entry with all their names: a weights file stores them under one of them; a
+    tensor's former name (weights of earlier versions) is one more of its names."""
     with torch.device("meta"):
         model = cfg.build(src_vocab, tgt_vocab, joint_vocab)
     tensors = {}
     for name, tensor in model.state_dict(keep_vars=True).items():
-        tensors.setdefault(id(tensor), ([], tuple(tensor.shape)))[0].append(name)
+        names = tensors.setdefault(id(tensor), ([], tuple(tensor.shape)))[0]
+        names.extend(filter(None, (name, model.former_name(name))))
     return [(tuple(names), shape) for names, shape in tensors.values()]

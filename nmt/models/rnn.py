@@ -4,12 +4,15 @@ Encoder: embeddings -> stacked bidirectional LSTMs over packed sequences, so pad
 enters the recurrence -> memory (B, S, H), each direction contributing H/2. A bridge
 (linear + tanh) turns the top layer's final states into every decoder layer's initial (h, c).
 
-One decoder step (Luong et al. 2015), the same code for teacher forcing and incremental decoding:
+The decoder (Luong et al. 2015), the same code for teacher forcing and incremental decoding:
     x_t  = [embed(y_{t-1}); h~_{t-1}]           input feeding (h~_0 = 0); can be switched off
-    h_t  = stacked LSTM cells(x_t)              top layer's output is the attention query
+    h_t  = stacked LSTMs(x_t)                   top layer's output is the attention query
     a_t  = softmax(score(h_t, memory))          additive | dot | general; exactly 0 on padding
     h~_t = tanh(W_c [a_t . memory; h_t])        the attentional vector
     p_t  = softmax(W_out dropout(h~_t))         tied: h~ is projected to the embedding size first
+Without input feeding nothing flows from attention back into the LSTMs, so teacher forcing runs each
+LSTM layer over the whole target in one fused call (oneDNN, cuDNN) and attends for all positions at
+once; with it, each step waits for the previous h~, and teacher forcing loops over the steps.
 
 Dropout only touches non-recurrent connections (Zaremba et al. 2014): embeddings, inputs of
 layers above the first, the encoder output and the attentional vector on its way to the
@@ -22,6 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from nmt.kernels import ops
 from nmt.models.base import Seq2Seq, reverse_source_tokens, word_dropout
 from nmt.models.dropout import Dropout
 from nmt.models.state import DecodingState
@@ -56,7 +60,7 @@ class Attention(nn.Module):
         -> context (B, H), weights (B, S) summing to 1 over real tokens, exactly 0 on padding."""
         queries = query.view(-1, beams, query.size(-1))  # (B/g, g, H)
         if self.kind == "additive":
-            scores = self.v(torch.tanh(keys[:, None] + self.query_proj(queries)[:, :, None])).squeeze(-1)
+            scores = ops.additive_scores(keys, self.query_proj(queries), self.v)
         else:  # dot: q . k; general: q . (W_a k), with W_a k precomputed in keys()
             scores = torch.bmm(keys, queries.transpose(1, 2)).transpose(1, 2)
         weights = torch.softmax(scores.float().masked_fill(~mask[:, None], float("-inf")), dim=-1)  # (B/g, g, S)
@@ -92,8 +96,21 @@ class BiLSTMEncoder(nn.Module):
         return self.dropout(memory), (h.transpose(0, 1).reshape(b, -1), c.transpose(0, 1).reshape(b, -1))
 
 
+def run_lstm(lstm, inputs, start):
+    """An nn.LSTM over inputs from start = (h, c), all in the weights' dtype. CPU autocast is off around
+    it: autocast keeps LSTMs in fp32 on CPUs anyway, and oneDNN's fused LSTM fails under it (torch 2.13)."""
+    dtype = lstm.weight_hh_l0.dtype
+    with torch.autocast("cpu", enabled=False):
+        return lstm(inputs.to(dtype), tuple(state.to(dtype) for state in start))
+
+
 class RNNModel(Seq2Seq):
-    scheduled_sampling_mode = "per_step"  # step-by-step decoding costs no more than teacher forcing here
+    scheduled_sampling_mode = "per_step"  # a step costs a T-th of teacher forcing here, not a whole pass
+
+    @staticmethod
+    def former_name(name):
+        # decoder layers were nn.LSTMCell modules at first (`cells.0.weight_ih`); nn.LSTM adds `_l0`
+        return name.removesuffix("_l0") if name.startswith("cells.") else None
 
     def __init__(self, cfg, src_vocab, tgt_vocab, share_embeddings=False):
         """`cfg`: the model's config section (`model.type: rnn`, nmt/models/build.py);
@@ -116,7 +133,10 @@ class RNNModel(Seq2Seq):
         self.bridge_h = nn.Linear(hidden, layers * hidden)
         self.bridge_c = nn.Linear(hidden, layers * hidden)
         first_input = embedding_dim + (hidden if cfg.input_feeding else 0)
-        self.cells = nn.ModuleList(nn.LSTMCell(first_input if i == 0 else hidden, hidden) for i in range(layers))
+        # one single-layer nn.LSTM a layer, as norm, dropout and residual sit between layers; it runs one
+        # step or a whole sequence
+        self.cells = nn.ModuleList(nn.LSTM(first_input if i == 0 else hidden, hidden, batch_first=True)
+                                   for i in range(layers))
         self.norms = _norms(cfg.layer_norm, hidden, layers)
         self.attention = Attention(cfg.attention, hidden)
         self.combine = nn.Linear(2 * hidden, hidden, bias=False)  # W_c of h~ = tanh(W_c [context; h])
@@ -151,34 +171,53 @@ class RNNModel(Seq2Seq):
         source = {"memory": memory, "keys": self.attention.keys(memory), "mask": mask}
         return DecodingState(source=source, rows=rows)
 
+    def run_layers(self, x, rows):
+        """The stacked decoder LSTMs over x (B, T, I) from the rows' h and c (B, layers, H): the top
+        layer's outputs (B, T, H) and the last h and c (B, layers, H). T is 1 for a decoding step."""
+        hs, cs = [], []
+        for i, (lstm, norm) in enumerate(zip(self.cells, self.norms)):
+            inputs = x if i == 0 else self.dropout(x)
+            start = (rows["h"][:, i].unsqueeze(0).contiguous(), rows["c"][:, i].unsqueeze(0).contiguous())
+            out, (h, c) = run_lstm(lstm, inputs, start)
+            hs.append(h[0])
+            cs.append(c[0])
+            x = norm(out + inputs if self.residual and i > 0 else out)
+        return x, torch.stack(hs, 1), torch.stack(cs, 1)
+
+    def attend(self, queries, state):
+        """Top-layer outputs (B, T, H) -> attentional vectors (B, T, H) and attention weights (B, T, S):
+        the T queries of a row read its source together, as the beams of a sentence do."""
+        source, beams = state.source_by_group()
+        b, t, hidden = queries.shape
+        context, weights = self.attention(queries.reshape(b * t, hidden), source["keys"], source["memory"],
+                                          source["mask"], beams * t)
+        combined = self.combine(torch.cat([context.view(b, t, hidden), queries], -1))
+        return torch.tanh(self.combine_norm(combined)), weights.view(b, t, -1)
+
     def step(self, emb, state):
         """One decoder step from the embedded previous token emb (B, E).
         Returns the attentional vector h~ (B, H), the attention weights (B, S) and the new state."""
         rows = state.rows
         x = torch.cat([emb, rows["feed"]], dim=-1) if self.input_feeding else emb
-        hs, cs = [], []
-        for i, (cell, norm) in enumerate(zip(self.cells, self.norms)):
-            inputs = x if i == 0 else self.dropout(x)
-            h, c = cell(inputs, (rows["h"][:, i], rows["c"][:, i]))
-            hs.append(h)
-            cs.append(c)
-            x = norm(h + inputs if self.residual and i > 0 else h)
-        source, beams = state.source_by_group()
-        context, weights = self.attention(x, source["keys"], source["memory"], source["mask"], beams)
-        attentional = torch.tanh(self.combine_norm(self.combine(torch.cat([context, x], -1))))
-        rows = dict(rows, h=torch.stack(hs, 1), c=torch.stack(cs, 1))
+        top, h, c = self.run_layers(x.unsqueeze(1), rows)
+        attentional, weights = self.attend(top, state)
+        attentional = attentional.squeeze(1)
+        rows = dict(rows, h=h, c=c)
         if self.input_feeding:
             rows["feed"] = attentional
-        return attentional, weights, replace(state, rows=rows)
+        return attentional, weights.squeeze(1), replace(state, rows=rows)
 
     def project(self, attentional):
         """(..., H) attentional vectors -> (..., V) output scores."""
         return self.output(self.pre_output(self.dropout(attentional)))
 
     def decoder_states(self, src, tgt_in):
-        """Teacher forcing: the decoder step looped over the target, attentional vectors (B, T, H)."""
+        """Teacher forcing: attentional vectors (B, T, H) for every target position."""
         state = self.encode(src)
         emb = self.embed_target(tgt_in)  # (B, T, E)
+        if not self.input_feeding:  # the LSTMs never read attention: whole target at once
+            top, _, _ = self.run_layers(emb, state.rows)
+            return self.attend(top, state)[0]
         outputs = []
         for t in range(tgt_in.size(1)):
             attentional, _, state = self.step(emb[:, t], state)
@@ -222,7 +261,7 @@ def _init_lstm(module, scheme):
 @torch.no_grad()
 def init_weights(model, scheme="xavier"):
     for module in model.modules():
-        if isinstance(module, (nn.LSTM, nn.LSTMCell)):
+        if isinstance(module, nn.LSTM):
             _init_lstm(module, scheme)
         elif isinstance(module, nn.Linear):
             INIT_SCHEMES[scheme](module.weight)
