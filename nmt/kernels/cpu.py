@@ -140,8 +140,8 @@ def additive_scores(keys, queries, v):
     all target positions of a batch at once, the (N, G, S, H) intermediates of the reference run to 100 MB:
     out of the caches and, above the 32 MiB that glibc serves from its heap (`keep_freed_memory`), fresh
     pages on every call. In slices of at most ADDITIVE_SCORES_BUDGET elements, forward and backward on the
-    low-resource BiLSTM's MAFAND batches took 2-2.5x less time (docs/BENCHMARKS.md, "Training speed and
-    memory")."""
+    low-resource BiLSTM's MAFAND batches took 2-2.5x less time (fp32; docs/BENCHMARKS.md,
+    "Training speed and memory")."""
     rows, length, hidden = keys.shape
     per_slice = max(1, ADDITIVE_SCORES_BUDGET // (rows * length * hidden))
     if keys.device.type != "cpu" or per_slice >= queries.size(1):
