@@ -105,7 +105,7 @@ def run_lstm(lstm, inputs, start):
 
 
 class RNNModel(Seq2Seq):
-    scheduled_sampling_mode = "per_step"  # a step costs a T-th of teacher forcing here, not a whole pass
+    scheduled_sampling_mode = "per_step"  # T decoder steps: what teacher forcing with input feeding runs anyway
 
     @staticmethod
     def former_name(name):
