@@ -152,6 +152,7 @@ def build_parser():
     _sweep_args(p)
     p.add_argument("--configs", type=Path, nargs="+", required=True, help="experiment YAMLs, one line each")
     p.add_argument("--words", required=True, help="training words per run, e.g. 10000,20000,40000,all")
+    p.add_argument("--seeds", type=int, default=1, help="every cell trains with seeds 1..N (default: 1)")
     p.add_argument("--test-split", default="test", help="split scored with each run's best model (default: test)")
 
     p = sub.add_parser("ablate", parents=[common], help="each trick on and off, over seeds: BLEU mean ± std, p-values")
@@ -407,22 +408,23 @@ def cmd_tune_vocab(args):
 
 def cmd_curve(args):
     from nmt.sweep.curve import learning_curve
-    from nmt.sweep.grid import parse_sizes
+    from nmt.sweep.grid import parse_sizes, seed_range
 
     words = parse_sizes(args.words, "--words", allow_all=True)
-    sweep = _sweep(args, configs=[str(c.resolve()) for c in args.configs], test_split=args.test_split)
-    learning_curve([c.resolve() for c in args.configs], words, sweep, log=lambda m: print(m, file=sys.stderr))
+    seeds = seed_range(args.seeds)
+    sweep = _sweep(args, configs=[str(c.resolve()) for c in args.configs], test_split=args.test_split)  # seeds may grow
+    learning_curve([c.resolve() for c in args.configs], words, seeds, sweep, log=lambda m: print(m, file=sys.stderr))
     print(f"table and plot in {args.out}", file=sys.stderr)
 
 
 def cmd_ablate(args):
     from nmt.sweep.ablate import ablate, parse_toggles
+    from nmt.sweep.grid import seed_range
 
-    if args.seeds < 1:
-        raise NmtError("--seeds must be at least 1")
+    seeds = seed_range(args.seeds)
     arms = parse_toggles(args.config, args.overrides, args.toggles)
     sweep = _sweep(args, config=str(args.config.resolve()), test_split=args.test_split)  # arms and seeds may grow
-    ablate(args.config.resolve(), arms, range(1, args.seeds + 1), sweep, log=lambda m: print(m, file=sys.stderr))
+    ablate(args.config.resolve(), arms, seeds, sweep, log=lambda m: print(m, file=sys.stderr))
     print(f"table in {args.out / 'ablation.md'}", file=sys.stderr)
 
 

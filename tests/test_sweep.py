@@ -129,12 +129,51 @@ def test_cells_run_side_by_side_each_with_its_share_of_the_cores(run_cli, toy_co
 def test_an_interrupted_curve_resumes_without_training_finished_cells(toy_corpus, tiny_yaml, tmp_path):
     out = tmp_path / "curve"
     resume_after_a_kill([sys.executable, "-m", "nmt", "curve", "--configs", tiny_yaml, "--data-dir", toy_corpus,
-                         "--out", out, "--words", "300,all", "--max-time", "60"], out, "tiny-300")
+                         "--out", out, "--words", "300,all", "--max-time", "60"], out, "tiny-300-seed1")
     rows = read_csv(out / "curve.csv")
     assert [row["words_asked"] for row in rows] == ["300", "all"]
     assert int(rows[0]["train_words"]) < int(rows[1]["train_words"])  # a subsample, then every pair
     assert all(float(row["test_bleu"]) >= 0 and not row["failed"] for row in rows)
     assert (out / "curve.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_a_curve_over_seeds_reports_each_seed_and_grows_by_a_seed_without_training_again(run_cli, toy_corpus,
+                                                                                          tiny_yaml, tmp_path):
+    out = tmp_path / "curve"
+    args = ["curve", "--configs", tiny_yaml, "--data-dir", toy_corpus, "--out", out, "--words", "300",
+            "--max-time", 60]
+    r = run_cli(*args, timeout=300)
+    assert r.returncode == 0, r.stderr
+    first = out / "runs" / "tiny-300-seed1"
+    trained = (first / "best" / "model.safetensors").stat().st_mtime_ns
+    r = run_cli(*args, "--seeds", 2, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "1 of 2 cells already finished" in r.stderr
+    assert (first / "best" / "model.safetensors").stat().st_mtime_ns == trained
+    records = ResultsStore(out, json.loads((out / "sweep.json").read_text())).records()
+    assert [load_config(out / "runs" / name / "config.yaml").train.seed for name in records] == [1, 2]
+    assert all(r["train_words"] == records["tiny-300-seed1"]["train_words"] for r in records.values())  # same pairs
+    [row] = read_csv(out / "curve.csv")
+    seeds = [records[f"tiny-300-seed{k}"] for k in (1, 2)]
+    assert row["seeds"] == "2" and row["test_bleu_per_seed"] == " / ".join(f"{r['test_bleu']:.2f}" for r in seeds)
+    assert row["test_bleu"].startswith(f"{(seeds[0]['test_bleu'] + seeds[1]['test_bleu']) / 2:.2f} ± ")
+    assert float(row["train_minutes"]) * 60 == pytest.approx((seeds[0]["train_seconds"] + seeds[1]["train_seconds"]) / 2)
+    assert row["early_stopped"] == "0 of 2"  # tiny.yaml stops at its step limit
+
+
+@pytest.mark.parametrize("patience", [1, 0])
+def test_a_cell_says_whether_early_stopping_ended_it_and_how_long_it_trained(toy_corpus, tiny_yaml, tmp_path,
+                                                                            patience):
+    sweep = Sweep.of("curve", tmp_path / "grid", toy_corpus, max_time=600,
+                     overrides=["train.limits.max_steps=40", "train.validation.every=2",
+                                f"train.validation.patience={patience}"])
+    record = run_cell(Cell("cell", {}, tiny_yaml), sweep)
+    events = [json.loads(line) for line in (sweep.run_root / "cell" / "metrics.jsonl").open()]
+    assert record["train_seconds"] == events[-1]["elapsed"] > 0
+    if patience:  # a tiny model's dev BLEU stops rising long before 40 updates
+        assert record["early_stopped"] and record["steps"] < 40
+    else:
+        assert not record["early_stopped"] and record["steps"] == 40
 
 
 def test_a_sweep_resumes_only_under_the_same_settings(tmp_path):

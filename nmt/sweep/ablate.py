@@ -14,7 +14,7 @@ from nmt.data.corpus import read_lines
 from nmt.errors import NmtError
 from nmt.schema import to_dict
 from nmt.sweep.grid import Cell, run_grid, test_files
-from nmt.sweep.report import Column, write_tables
+from nmt.sweep.report import Column, mean_and_spread, per_seed, write_tables
 
 BASE = "base"
 BOOTSTRAP_SAMPLES = 1000
@@ -95,7 +95,7 @@ def summarise(arm, change, records, base_records, sweep):
         return row
     for key in ("dev_bleu", "test_bleu", "test_chrf"):
         row[key] = mean_and_spread([r[key] for r in scored])
-    row["test_bleu_per_seed"] = " / ".join(f"{r['test_bleu']:.2f}" for r in scored)
+    row["test_bleu_per_seed"] = per_seed([r["test_bleu"] for r in scored])
     row["steps"] = statistics.mean(r["steps"] for r in scored)
     row["tokens_per_s"] = statistics.mean(r["tokens_per_s"] for r in scored)
     base = {r["seed"]: r for r in base_records if "failed" not in r}
@@ -105,13 +105,6 @@ def summarise(arm, change, records, base_records, sweep):
         row["p_value"] = paired_bootstrap_p([[test_files(sweep.run_root / r["cell"], sweep)[1:] for r in pair]
                                              for pair in pairs])
     return row
-
-
-def mean_and_spread(values):
-    """'mean ± sample standard deviation' (just the value for one seed)."""
-    if len(values) == 1:
-        return f"{values[0]:.2f}"
-    return f"{statistics.mean(values):.2f} ± {statistics.stdev(values):.2f}"
 
 
 def paired_bootstrap_p(pairs):

@@ -1,6 +1,7 @@
 """A sweep's report: one table as Markdown and CSV, and a PNG of one score against what varied."""
 import csv
 import io
+import statistics
 from dataclasses import dataclass
 
 from nmt import atomic
@@ -15,6 +16,18 @@ class Column:
     def show(self, record):
         value = record.get(self.key)
         return "" if value is None else self.fmt.format(value)
+
+
+def mean_and_spread(values):
+    """'mean ± sample standard deviation' (just the value for one seed)."""
+    if len(values) == 1:
+        return f"{values[0]:.2f}"
+    return f"{statistics.mean(values):.2f} ± {statistics.stdev(values):.2f}"
+
+
+def per_seed(values):
+    """Each seed's value, as '34.36 / 33.90'."""
+    return " / ".join(f"{v:.2f}" for v in values)
 
 
 def write_tables(stem, columns, records):
