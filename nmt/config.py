@@ -106,6 +106,9 @@ class LimitsConfig(Section):
 class ValidationConfig(Section):
     every: int = Field(1000, gt=0, description="updates between validations (and checkpoints)")
     patience: int = Field(10, ge=0, description="validations without a dev-BLEU gain before stopping; 0 = never")
+    min_delta: Float = Field(0.0, ge=0, description="a gain counts for patience only if dev BLEU exceeds the score "
+                                                    "that last counted by more than this; the best model is "
+                                                    "exported on any gain")
     size: int = Field(0, ge=0, description="validate on the first N dev sentences; 0 = all")
     beam: int = Field(1, ge=1, description="beam of validation decoding (1 = greedy, fast)")
 

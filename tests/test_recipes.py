@@ -117,11 +117,12 @@ def test_recipe_trains_and_translates_a_pair_of_unrelated_languages(recipe, unre
 @pytest.mark.parametrize("recipe", RECIPES)
 def test_recipe_keeps_the_low_resource_choices(recipe):
     """What both recipes promise: dev split, early stopping on dev BLEU after Sennrich & Zhang's 10 validations
-    and no other limit (they train to convergence), label smoothing 0.2, word dropout, tied embeddings, small
+    without a gain above a small threshold and no other limit (they train to convergence), label smoothing 0.2, word dropout, tied embeddings, small
     separate vocabularies and batches, the precision the hardware computes in."""
     cfg = load_config(ROOT / "configs" / f"{recipe}.yaml")
     assert (cfg.data.train_split, cfg.data.valid_split) == ("train", "dev")
     assert cfg.train.validation.patience == 10 and cfg.train.validation.every <= 200
+    assert 0 < cfg.train.validation.min_delta <= 0.5  # a wobble of 400 dev sentences' BLEU is not a gain
     assert not (cfg.train.limits.max_time or cfg.train.limits.max_steps or cfg.train.limits.max_epochs)
     assert cfg.train.label_smoothing == 0.2 and cfg.model.word_dropout > 0 and cfg.model.tie_output
     assert cfg.tokenizer.type == "bpe" and not cfg.tokenizer.joint and cfg.tokenizer.vocab_size <= 5000

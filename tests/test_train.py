@@ -204,6 +204,23 @@ def test_early_stopping_patience():
     assert restored.best == 12.0 and restored.should_stop
 
 
+def test_early_stopping_counts_only_gains_above_min_delta_but_keeps_the_best_model_on_any_gain():
+    stop = EarlyStopping(patience=2, min_delta=0.5)
+    assert stop.update(10.0) is True and stop.bad_validations == 0
+    assert stop.update(10.3) is True and stop.bad_validations == 1  # the best so far, too small to reset
+    assert stop.update(10.4) is True and stop.bad_validations == 2 and stop.should_stop
+    stop = EarlyStopping(patience=3, min_delta=0.5)
+    for score in (10.0, 10.3, 10.6):  # small gains add up: 10.6 is 0.6 above the 10.0 that last counted
+        stop.update(score)
+    assert stop.bad_validations == 0 and stop.counted == 10.6
+    restored = EarlyStopping(patience=3, min_delta=0.5)
+    restored.load_state_dict(stop.state_dict())
+    assert restored.update(11.0) is True and restored.bad_validations == 1  # 0.4 above 10.6
+    older = EarlyStopping(patience=3, min_delta=0.5)
+    older.load_state_dict({"best": 10.6, "bad_validations": 1})  # a checkpoint from before min_delta
+    assert older.counted == 10.6 and older.bad_validations == 1
+
+
 def test_early_stopping_patience_zero_never_stops():
     stop = EarlyStopping(patience=0)
     stop.update(5.0)

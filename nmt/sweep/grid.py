@@ -20,7 +20,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from nmt import atomic
-from nmt.config import read_yaml
 from nmt.data.corpus import read_lines
 from nmt.errors import NmtError
 from nmt.evaluate import score_corpus
@@ -245,11 +244,9 @@ def measure_run(run_dir):
     windows = [e for e in events if e["event"] == "train"]
     seconds = sum(e["window_seconds"] for e in windows)
     manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
-    validations = [e for e in events if e["event"] == "valid"]
+    ends = [e for e in events if e["event"] == "end"]
     # chrF of the chosen checkpoint's validation: it still ranks models whose BLEU is near 0
-    best_valid = [e for e in validations if e["step"] == best["step"]]
-    patience = read_yaml(run_dir / "config.yaml")["train"]["validation"]["patience"]
-    after_best = {e["step"] for e in validations if e["step"] > best["step"]}  # a resumed run logs some twice
+    best_valid = [e for e in events if e["event"] == "valid" and e["step"] == best["step"]]
     record = {"train_pairs": stats["pairs"], "train_words": stats["src"]["words"],
               "src_vocab": manifest["src_vocab"], "tgt_vocab": manifest["tgt_vocab"],
               "dev_bleu": best["valid_bleu"], "dev_chrf": best_valid[-1]["chrf"] if best_valid else None,
@@ -257,7 +254,7 @@ def measure_run(run_dir):
               "steps": max((e["step"] for e in events), default=0),
               # training time (validations included) until the run ended, and whether early stopping ended it
               "train_seconds": max((e["elapsed"] for e in events if "elapsed" in e), default=0.0),
-              "early_stopped": bool(patience) and len(after_best) >= patience,
+              "early_stopped": bool(ends) and ends[-1]["reason"] == "early stopping",
               "tokens_per_s": sum(e["window_tokens"] for e in windows) / seconds if seconds else None}
     for side in ("src", "tgt"):
         record[f"{side}_subwords_per_word"] = stats[side]["subwords_per_word"]
@@ -269,6 +266,8 @@ def measure_run(run_dir):
 
 def test_files(run_dir, sweep, model="best"):
     """(source, reference, translations) of the sweep's test split for the run's model directory `model`."""
+    from nmt.config import read_yaml
+
     data = read_yaml(run_dir / "config.yaml")["data"]
     return (sweep.data_dir / f"{sweep.test_split}.{data['src_lang']}",
             sweep.data_dir / f"{sweep.test_split}.{data['tgt_lang']}", run_dir / f"{sweep.test_split}.{model}.hyp")

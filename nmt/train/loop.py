@@ -101,7 +101,7 @@ class Trainer:
         self.observers = list(AT_VALIDATION) if ranks.is_main else [decay_lr_on_plateau]  # rank 0 writes
         self.reporter = QuietReporter()
         self.sampler = TokenBatchSampler(self.pairs, t.batch_tokens, t.seed)
-        self.stopping = EarlyStopping(t.validation.patience)
+        self.stopping = EarlyStopping(t.validation.patience, t.validation.min_delta)
         self.step, self.elapsed_before = 0, 0.0
         self.nonfinite_in_a_row = self.nonfinite_skipped = 0
 
@@ -167,6 +167,15 @@ class Trainer:
                 or (limits.max_epochs and self.sampler.epoch >= limits.max_epochs)
                 or (limits.max_time and self.elapsed >= limits.max_time) or self.stopping.should_stop)
 
+    def end_reason(self):
+        """Which limit ended the run, as metrics.jsonl's `end` event records it."""
+        limits = self.cfg.train.limits
+        if self.stopping.should_stop:
+            return "early stopping"
+        if limits.max_steps and self.step >= limits.max_steps:
+            return "max_steps"
+        return "max_epochs" if limits.max_epochs and self.sampler.epoch >= limits.max_epochs else "max_time"
+
     def run(self):
         """Train until a limit is reached; returns the best dev BLEU. The run directory is locked meanwhile;
         SIGTERM or SIGINT end the run after the current update, with checkpoints/last.pt written."""
@@ -209,6 +218,7 @@ class Trainer:
                 self.save_and_stop(stop.signal)
         if validated_at != self.step:
             self.validate()
+        self.reporter.event("end", self.step, reason=self.end_reason(), elapsed=self.elapsed)
 
     def record(self, window, loss, update, seconds):
         tokens = self.ranks.sum(sum(batch.n_tgt_tokens for batch in update))
