@@ -1,6 +1,6 @@
 #!/usr/bin/env python
 """MAFAND-MT with the low-resource recipes: one `nmt curve` per translation direction on all of its training
-data, then one table of test BLEU, OUT/mafand.md.
+data, then one table of test BLEU and chrF, OUT/mafand.md.
 
     nmt fetch mafand --src en --tgt hau          # and so on: data/mafand/en-hau, data/mafand/fr-wol, ...
     python scripts/mafand.py --data-dir data/mafand --out sweeps/mafand --max-time 1200 \
@@ -8,10 +8,11 @@ data, then one table of test BLEU, OUT/mafand.md.
 
 A direction reads the pair's folder whichever way round it is named (hau-en reads DATA/en-hau). Each keeps its
 runs, results.jsonl and curve table in OUT/SRC-TGT; run the same command again after an interruption and only
-the unfinished runs train.
+the unfinished runs train. With --seeds N every recipe trains with seeds 1..N: the table gives mean ± standard
+deviation, and names the recipe with the best mean dev BLEU (the test split plays no part in that choice).
 """
 import argparse
-import json
+import csv
 import subprocess
 import sys
 from pathlib import Path
@@ -33,7 +34,7 @@ def directions(names, data_dir):
 def train_direction(src, tgt, folder, args):
     command = [sys.executable, "-m", "nmt", "curve", "--data-dir", str(args.data_dir / folder),
                "--out", str(args.out / f"{src}-{tgt}"), "--max-time", str(args.max_time),
-               "--configs", *map(str, args.configs), "--words", "all",
+               "--configs", *map(str, args.configs), "--words", "all", "--seeds", str(args.seeds),
                "--set", f"data.src_lang={src}", "--set", f"data.tgt_lang={tgt}"]
     if subprocess.run(command).returncode != 0:
         sys.exit(f"{src}-{tgt}: nmt curve failed (its output is above)")
@@ -41,14 +42,17 @@ def train_direction(src, tgt, folder, args):
 
 def table(args):
     names = [Path(config).stem for config in args.configs]
-    lines = ["| direction | training pairs | " + " | ".join(f"{name} test BLEU (updates)" for name in names) + " |",
-             "|" + " --- |" * (len(names) + 2)]
+    lines = ["| direction | training pairs | " + " | ".join(f"{name}: test BLEU / chrF (updates)" for name in names) +
+             " | best by dev BLEU |", "|" + " --- |" * (len(names) + 3)]
     for src, tgt, _ in directions(args.directions, args.data_dir):
-        records = {r["config"]: r for r in map(json.loads, (args.out / f"{src}-{tgt}" / "results.jsonl").open())}
-        pairs = next((f"{r['train_pairs']:,}" for r in records.values() if "train_pairs" in r), "")
-        cells = [("failed" if "failed" in records.get(name, {"failed": 1}) else
-                  f"{records[name]['test_bleu']:.2f} ({records[name]['steps']})") for name in names]
-        lines.append(f"| {src}→{tgt} | {pairs} | " + " | ".join(cells) + " |")
+        with open(args.out / f"{src}-{tgt}" / "curve.csv", encoding="utf-8") as f:
+            rows = {row["config"]: row for row in csv.DictReader(f)}
+        scored = {name: row for name, row in rows.items() if row["test_bleu"]}
+        pairs = next((f"{int(row['train_pairs']):,}" for row in scored.values()), "")
+        cells = [f"{scored[name]['test_bleu']} / {scored[name]['test_chrf']} ({float(scored[name]['steps']):,.0f})"
+                 if name in scored else "failed" for name in names]
+        best = max(scored, key=lambda name: float(scored[name]["dev_bleu"].split(" ± ")[0]), default="")
+        lines.append(f"| {src}→{tgt} | {pairs} | " + " | ".join(cells) + f" | {best} |")
     return "\n".join(lines) + "\n"
 
 
@@ -59,6 +63,7 @@ def main():
     parser.add_argument("--max-time", type=float, default=1200, help="training budget of each run, seconds")
     parser.add_argument("--directions", nargs="+", required=True, help="e.g. en-hau hau-en fr-wol")
     parser.add_argument("--configs", nargs="+", type=Path, default=RECIPES)
+    parser.add_argument("--seeds", type=int, default=1, help="every recipe trains with seeds 1..N (default: 1)")
     args = parser.parse_args()
     for src, tgt, folder in directions(args.directions, args.data_dir):
         train_direction(src, tgt, folder, args)
