@@ -1,4 +1,5 @@
-"""The little-data recipes (configs/lowres_*.yaml) train and translate on a pair of unrelated languages.
+"""The little-data recipes (configs/lowres_*.yaml, and the baseline they are compared with) train and translate
+on a pair of unrelated languages.
 
 The test builds its own corpus: two invented languages that share no words and no script, with different
 word order (subject-verb-object vs subject-object-verb) and morphology (separate words and prefixes vs
@@ -17,6 +18,7 @@ from nmt.schema import to_dict
 
 ROOT = Path(__file__).resolve().parents[1]
 RECIPES = ["lowres_bilstm", "lowres_transformer"]
+BASELINE = "baseline_bilstm"  # lowres_bilstm with the choices for little data undone
 
 # language A: Latin script, SVO, number and tense as separate particles / prefixes
 # language B: Greek script, SOV, number, case and tense as suffixes
@@ -92,7 +94,7 @@ def merged(base, changes):
     return out
 
 
-@pytest.mark.parametrize("recipe", RECIPES)
+@pytest.mark.parametrize("recipe", RECIPES + [BASELINE])
 def test_recipe_trains_and_translates_a_pair_of_unrelated_languages(recipe, unrelated_pair, tmp_path, run_cli):
     path, run, settings = ROOT / "configs" / f"{recipe}.yaml", tmp_path / "run", overrides(steps=12)
     sets = [arg for item in settings for arg in ("--set", item)]
@@ -131,3 +133,26 @@ def test_recipe_keeps_the_low_resource_choices(recipe):
     assert (cfg.model.layer_norm if cfg.model.type == "rnn" else cfg.model.norm == "pre")
     other = load_config(ROOT / "configs" / f"{recipe}.yaml", ["data.src_lang=yor", "data.tgt_lang=en"])
     assert (other.data.src_lang, other.data.tgt_lang) == ("yor", "en")
+
+
+def flat(tree, prefix=""):
+    """{'a.b': value} of a nested dict."""
+    out = {}
+    for key, value in tree.items():
+        out.update(flat(value, f"{prefix}{key}.") if isinstance(value, dict) else {f"{prefix}{key}": value})
+    return out
+
+
+def test_the_baseline_differs_from_the_optimised_bilstm_only_in_the_choices_for_little_data():
+    baseline, optimised = (flat(to_dict(load_config(ROOT / "configs" / f"{name}.yaml")))
+                           for name in (BASELINE, "lowres_bilstm"))
+    assert {key for key in baseline if baseline[key] != optimised[key]} == {
+        "name", "tokenizer.vocab_size", "tokenizer.joint", "model.layer_norm", "model.dropout", "model.emb_dropout",
+        "model.word_dropout", "train.batch_tokens", "train.label_smoothing", "train.validation.every"}
+    # validations as far apart in training tokens, so that patience means the same in both
+    assert (baseline["train.validation.every"] * baseline["train.batch_tokens"]
+            == pytest.approx(optimised["train.validation.every"] * optimised["train.batch_tokens"], rel=0.05))
+    # the [standard] comments mark exactly those lines
+    marked = [line for line in (ROOT / "configs" / f"{BASELINE}.yaml").read_text().splitlines()
+              if "# [standard]" in line and not line.lstrip().startswith("#")]
+    assert len(marked) == 9
