@@ -1,5 +1,6 @@
 """Subword sampling (tokenizer.sampling): training text re-segmented per epoch, everything else deterministic."""
 import json
+import multiprocessing
 import subprocess
 import sys
 from collections import Counter
@@ -13,7 +14,7 @@ from nmt.config import TokenizerConfig, load_config
 from nmt.data import dataset
 from nmt.data.batching import TokenBatchSampler, make_batch
 from nmt.data.corpus import read_lines
-from nmt.data.resegment import SampledPairs, training_pairs
+from nmt.data.resegment import SampledPairs, segment_epoch, training_pairs
 from nmt.decode.translate import Translator
 from nmt.errors import NmtError
 from nmt.export import load_model
@@ -44,8 +45,18 @@ def _training_text(run_dir):
     return [line for side in SIDES for line in read_lines(RunDir(run_dir).train_text(side))] + UNSEEN
 
 
-def _sampled(run_dir, tokenizers, alpha, seed=42):
-    return SampledPairs(*(RunDir(run_dir).train_text(side) for side in SIDES), tokenizers, alpha, seed)
+@pytest.fixture
+def sampled(run_dir):
+    """SampledPairs(tokenizers, alpha, seed=42) of the run's training text; their workers stopped afterwards."""
+    made = []
+
+    def make(tokenizers, alpha, seed=42):
+        made.append(SampledPairs(*(RunDir(run_dir).train_text(side) for side in SIDES), tokenizers, alpha, seed))
+        return made[-1]
+
+    yield make
+    for pairs in made:
+        pairs.close()
 
 
 def _sentences(split):
@@ -87,9 +98,9 @@ def test_another_process_draws_the_same_segmentations(tokenizers, run_dir, tmp_p
 
 
 @pytest.mark.parametrize("kind, alpha", [("bpe", 0.1), ("unigram", 0.3)])
-def test_two_epochs_segment_the_same_sentence_differently(run_dir, tokenizers, unigram, kind, alpha):
+def test_two_epochs_segment_the_same_sentence_differently(run_dir, tokenizers, unigram, kind, alpha, sampled):
     tokenizers = {"bpe": tokenizers, "unigram": unigram}[kind]
-    pairs = _sampled(run_dir, tokenizers, alpha)
+    pairs = sampled(tokenizers, alpha)
     text = read_lines(RunDir(run_dir).train_text("src"))
     epoch0, epoch1 = (_sentences(pairs.epoch(e)[0]) for e in (0, 1))
     assert epoch0[0] != epoch1[0]
@@ -97,14 +108,27 @@ def test_two_epochs_segment_the_same_sentence_differently(run_dir, tokenizers, u
     assert [tokenizers.src.decode(ids) for ids in epoch1] == text  # other pieces, the same text
 
 
-def test_the_same_seed_and_epoch_give_the_same_segmentation(run_dir, tokenizers):
-    first = _sampled(run_dir, tokenizers, 0.1)
+def test_the_same_seed_and_epoch_give_the_same_segmentation(run_dir, tokenizers, sampled):
+    first = sampled(tokenizers, 0.1)
     epoch1 = [_sentences(split) for split in first.epoch(1)]
     first.epoch(2)  # draws in between change nothing
-    again = _sampled(run_dir, tokenizers, 0.1)
+    again = sampled(tokenizers, 0.1)
     assert [_sentences(split) for split in again.epoch(1)] == epoch1
-    assert [_sentences(split) for split in _sampled(run_dir, tokenizers, 0.1, seed=7).epoch(1)] != epoch1
+    assert [_sentences(split) for split in sampled(tokenizers, 0.1, seed=7).epoch(1)] != epoch1
     assert _sentences(first.epoch(1)[0]) != _sentences(first.epoch(1)[1])  # sides draw apart (joint model)
+
+
+def test_the_next_epoch_is_segmented_in_a_worker_as_this_process_would_and_close_stops_it(tokenizers, sampled):
+    before = set(multiprocessing.active_children())
+    pairs = sampled(tokenizers, 0.1)
+    pairs.epoch(0)
+    worker = set(multiprocessing.active_children()) - before
+    assert len(worker) == 1 and list(pairs.ahead) == [1]  # epoch 1 under way while epoch 0 trains
+    for epoch in (1, 2):
+        in_this_process = segment_epoch(pairs.sides, 0.1, 42, epoch)
+        assert [_sentences(split) for split in pairs.epoch(epoch)] == [_sentences(split) for split in in_this_process]
+    pairs.close()
+    assert not worker & set(multiprocessing.active_children())
 
 
 def test_without_sampling_every_epoch_reads_the_stored_ids(run_dir, tokenizers):
@@ -114,9 +138,9 @@ def test_without_sampling_every_epoch_reads_the_stored_ids(run_dir, tokenizers):
         assert [_sentences(split) for split in pairs.epoch(epoch)] == [_sentences(split) for split in stored]
 
 
-def test_batches_follow_each_epochs_segmentation(run_dir, tokenizers):
+def test_batches_follow_each_epochs_segmentation(run_dir, tokenizers, sampled):
     """Length bucketing measures the epoch's own pieces, so batches stay within the token budget."""
-    sampler = TokenBatchSampler(_sampled(run_dir, tokenizers, 0.3), batch_tokens=300, seed=1)
+    sampler = TokenBatchSampler(sampled(tokenizers, 0.3), batch_tokens=300, seed=1)
     assert not np.array_equal(sampler.lengths(0), sampler.lengths(1))
     for epoch in (0, 1):
         lengths = sampler.lengths(epoch)
@@ -138,6 +162,7 @@ def test_training_batches_hold_their_epochs_pieces_and_validation_and_translate_
     batches = iter(plan)
     expected = [make_batch(*trainer.pairs.epoch(epoch), indices).src for epoch, indices in
                 (next(batches) for _ in range(26))]
+    trainer.pairs.close()  # the plan's reads started a worker again
     assert trainer.sampler.epoch == 2 and len(sources) == 26
     assert all(torch.equal(a, b) for a, b in zip(sources, expected))
 

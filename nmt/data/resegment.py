@@ -3,8 +3,12 @@
 Without subword sampling every epoch reads the ids `nmt preprocess` stored. With `tokenizer.sampling`
 (BPE-dropout, Provilkov et al. 2020; unigram sampling, Kudo 2018) each epoch re-segments the training
 text preprocess kept beside them, seeded from (train.seed, epoch, side): an epoch's segmentation is a
-pure function of those, so a resumed run re-creates it, and no ids go into checkpoints.
+pure function of those, so a resumed run re-creates it, and no ids go into checkpoints. Being one, the
+next epoch is segmented in a worker process while this one trains, instead of in the training loop
+when the epoch begins.
 """
+from multiprocessing import get_context
+
 from nmt.data import dataset
 from nmt.data.corpus import read_lines
 from nmt.data.dataset import EncodedSplit
@@ -20,6 +24,9 @@ class StoredPairs:
     def epoch(self, epoch):
         return self.src, self.tgt
 
+    def close(self):
+        pass
+
 
 class SampledPairs:
     """A new segmentation of the training text in every epoch, the same one for the same (seed, epoch)."""
@@ -28,18 +35,48 @@ class SampledPairs:
         self.sides = ((tokenizers.src, src_path), (tokenizers.tgt, tgt_path))
         self.alpha, self.seed = alpha, seed
         self.recent = {}  # epoch -> its splits; two epochs, as one update may take batches from both
+        self.ahead = {}   # epoch -> the worker's result, for the epoch after the latest
+        self.worker = None
 
     def epoch(self, epoch):
         if epoch not in self.recent:
             self.recent = dict(list(self.recent.items())[-1:])
-            self.recent[epoch] = tuple(self.segment(epoch, side) for side in range(2))
+            ahead = self.ahead.pop(epoch, None)
+            self.recent[epoch] = ahead.get() if ahead else segment_epoch(self.sides, self.alpha, self.seed, epoch)
+            self.segment_ahead(epoch + 1)
         return self.recent[epoch]
 
-    def segment(self, epoch, side):
-        tokenizer, path = self.sides[side]
-        # the text is read each epoch rather than held: the trainer keeps only ids between epochs
-        sampled = tokenizer.sample_batch(read_lines(path), self.alpha, seed=(self.seed, epoch, side))
-        return EncodedSplit.from_sequences(sampled)
+    def segment_ahead(self, epoch):
+        if self.worker is None:
+            # forked, so the worker inherits the tokenizers instead of receiving them pickled; it runs no torch
+            self.worker = get_context("fork").Pool(1, initializer=_hold, initargs=(self.sides, self.alpha, self.seed))
+        self.ahead = {epoch: self.worker.apply_async(_segment_held, (epoch,))}
+
+    def close(self):
+        """Stop the worker (it may be segmenting an epoch that will never come)."""
+        if self.worker is not None:
+            self.worker.terminate()
+            self.worker.join()
+            self.worker, self.ahead = None, {}
+
+
+def segment_epoch(sides, alpha, seed, epoch):
+    """Each side's (tokenizer, text path) segmented anew for `epoch`: (source, target) EncodedSplits."""
+    # the text is read each epoch rather than held: the trainer keeps only ids between epochs
+    return tuple(EncodedSplit.from_sequences(tokenizer.sample_batch(read_lines(path), alpha, seed=(seed, epoch, side)))
+                 for side, (tokenizer, path) in enumerate(sides))
+
+
+_held = None  # the worker's (sides, alpha, seed), set once when it starts
+
+
+def _hold(*arguments):
+    global _held
+    _held = arguments
+
+
+def _segment_held(epoch):
+    return segment_epoch(*_held, epoch)
 
 
 def training_pairs(run, tokenizers, sampling, seed):

@@ -191,6 +191,7 @@ class Trainer:
                 self.loop(stop)
             finally:
                 self.reporter.close()
+                self.pairs.close()
         return self.stopping.best
 
     def loop(self, stop):
