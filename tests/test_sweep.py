@@ -71,17 +71,20 @@ def test_tune_vocab_writes_tables_plot_and_the_winners_config(run_cli, toy_corpu
     assert winner.model == load_config(tiny_yaml).model
 
 
-def resume_after_a_kill(args, out, first_cell):
+def resume_after_a_kill(args, out, first_cell, table=None):
     """Start a sweep, SIGKILL it (and the commands of its second cell) once its first cell is finished, start
-    it again, and check that the first cell was not trained again."""
+    it again, and check that the first cell was not trained again. With `table` (a CSV the sweep writes as
+    cells finish), the killed sweep must have left it with the first cell's row."""
     env = dict(os.environ, OMP_NUM_THREADS="1")
     sweep = subprocess.Popen(args, env=env, stderr=subprocess.DEVNULL, start_new_session=True)
     results = out / "results.jsonl"
-    while not (results.is_file() and results.read_text()):
+    while not (results.is_file() and results.read_text() and (table is None or table.is_file())):
         assert sweep.poll() is None, "the sweep ended before it could be interrupted"
         time.sleep(0.05)
     os.killpg(sweep.pid, signal.SIGKILL)
     sweep.wait()
+    if table is not None:
+        assert len(read_csv(table)) == 1
     first = out / "runs" / first_cell
     finished_model = (first / "best" / "model.safetensors").stat().st_mtime_ns
 
@@ -129,7 +132,8 @@ def test_cells_run_side_by_side_each_with_its_share_of_the_cores(run_cli, toy_co
 def test_an_interrupted_curve_resumes_without_training_finished_cells(toy_corpus, tiny_yaml, tmp_path):
     out = tmp_path / "curve"
     resume_after_a_kill([sys.executable, "-m", "nmt", "curve", "--configs", tiny_yaml, "--data-dir", toy_corpus,
-                         "--out", out, "--words", "300,all", "--max-time", "60"], out, "tiny-300-seed1")
+                         "--out", out, "--words", "300,all", "--max-time", "60"], out, "tiny-300-seed1",
+                        table=out / "curve.csv")
     rows = read_csv(out / "curve.csv")
     assert [row["words_asked"] for row in rows] == ["300", "all"]
     assert int(rows[0]["train_words"]) < int(rows[1]["train_words"])  # a subsample, then every pair

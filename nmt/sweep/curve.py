@@ -34,9 +34,14 @@ def curve_cells(configs, words, seeds):
 
 
 def learning_curve(configs, words, seeds, sweep, log=print):
-    """Train the grid, then write OUT/curve.md, curve.csv and curve.png (the mean over seeds); returns
-    the table's rows."""
-    records = run_grid(curve_cells(configs, words, seeds), sweep, log)
+    """Train the grid, writing OUT/curve.md, curve.csv and curve.png (the mean over seeds) as each cell
+    finishes; returns the table's rows."""
+    return write_report(run_grid(curve_cells(configs, words, seeds), sweep, log,
+                                 report=lambda records: write_report(records, sweep)), sweep)
+
+
+def write_report(records, sweep):
+    """The table (a row per config and size) and the plot of `records`; returns the rows."""
     groups = {}
     for record in records:
         groups.setdefault((record["config"], record["words_asked"]), []).append(record)

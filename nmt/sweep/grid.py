@@ -14,6 +14,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -113,16 +114,17 @@ def parse_sizes(text, flag, allow_all=False):
     return sizes
 
 
-def run_grid(cells, sweep, log=print):
+def run_grid(cells, sweep, log=print, report=None):
     """Train every cell not yet in the store, `sweep.jobs` side by side; returns the records of all cells,
-    in grid order."""
+    in grid order. `report(records)`, if given, is called with the finished cells' records (grid order)
+    after each cell is stored, so that a grid cut off has the tables of what it finished."""
     store = ResultsStore(sweep.out, sweep.settings)
     done = store.records()
     todo = [cell for cell in cells if cell.name not in done]
     if len(todo) < len(cells):
         log(f"{len(cells) - len(todo)} of {len(cells)} cells already finished in {store.path}")
     share = (f"train.compute.threads={worker_threads(sweep.jobs)}",) if sweep.jobs > 1 else ()
-    spent = []
+    spent, storing = [], threading.Lock()
 
     def train(number, cell):
         log(f"[{len(cells) - len(todo) + number + 1}/{len(cells)}] {cell.name}: "
@@ -131,8 +133,11 @@ def run_grid(cells, sweep, log=print):
         record = {"cell": cell.name, **cell.labels,
                   **run_cell(replace(cell, overrides=cell.overrides + share), sweep, resume=True)}
         spent.append(time.monotonic() - tick)
-        store.add(record)
-        done[cell.name] = record
+        with storing:  # one report at a time, each with every record stored before it
+            store.add(record)
+            done[cell.name] = record
+            if report:
+                report([done[c.name] for c in cells if c.name in done])
         log(f"    {cell.name}: " + (f"failed: {record['failed']}" if "failed" in record else
                                      f"dev BLEU {record['dev_bleu']:.2f}" +
                                      (f", test BLEU {record['test_bleu']:.2f}" if "test_bleu" in record else "")))
