@@ -1,5 +1,5 @@
-"""The little-data recipes (configs/lowres_*.yaml, and the baseline they are compared with) train and translate
-on a pair of unrelated languages.
+"""The little-data recipes (configs/lowres_*.yaml) train and translate on a pair of unrelated languages, and
+the baseline they are compared with differs from lowres_bilstm only where it says.
 
 The test builds its own corpus: two invented languages that share no words and no script, with different
 word order (subject-verb-object vs subject-object-verb) and morphology (separate words and prefixes vs
