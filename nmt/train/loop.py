@@ -161,20 +161,16 @@ class Trainer:
             raise NmtError(f"{path}: damaged checkpoint ({type(e).__name__}: {one_line(e)})") from None
         self.started = time.monotonic()
 
-    def limit_reached(self):
-        limits = self.cfg.train.limits
-        return ((limits.max_steps and self.step >= limits.max_steps)
-                or (limits.max_epochs and self.sampler.epoch >= limits.max_epochs)
-                or (limits.max_time and self.elapsed >= limits.max_time) or self.stopping.should_stop)
-
-    def end_reason(self):
-        """Which limit ended the run, as metrics.jsonl's `end` event records it."""
+    def stop_reason(self):
+        """The limit that ends the run now ("" while none does), as metrics.jsonl's `end` record names it."""
         limits = self.cfg.train.limits
         if self.stopping.should_stop:
             return "early stopping"
         if limits.max_steps and self.step >= limits.max_steps:
             return "max_steps"
-        return "max_epochs" if limits.max_epochs and self.sampler.epoch >= limits.max_epochs else "max_time"
+        if limits.max_epochs and self.sampler.epoch >= limits.max_epochs:
+            return "max_epochs"
+        return "max_time" if limits.max_time and self.elapsed >= limits.max_time else ""
 
     def run(self):
         """Train until a limit is reached; returns the best dev BLEU. The run directory is locked meanwhile;
@@ -199,7 +195,7 @@ class Trainer:
         window = {"loss": 0.0, "tokens": 0, "time": 0.0}
         validated_at = self.step if self.step else None
         batches = iter(self.sampler)
-        while not self.ranks.any(self.limit_reached()):  # before drawing: the sampler never runs ahead
+        while not self.ranks.any(reason := self.stop_reason()):  # before drawing: the sampler never runs ahead
             tick = time.monotonic()
             update = self.draw_update(batches)
             self.step += 1
@@ -219,7 +215,7 @@ class Trainer:
                 self.save_and_stop(stop.signal)
         if validated_at != self.step:
             self.validate()
-        self.reporter.event("end", self.step, reason=self.end_reason(), elapsed=self.elapsed)
+        self.reporter.event("end", self.step, reason=reason or "another rank's limit", elapsed=self.elapsed)
 
     def record(self, window, loss, update, seconds):
         tokens = self.ranks.sum(sum(batch.n_tgt_tokens for batch in update))
