@@ -1,10 +1,18 @@
-"""Choosing the torch device from a config or command-line name, and the C allocator's settings for a CPU."""
+"""Choosing the torch device from a config or command-line name, the CPU cores to use, and the C allocator's
+settings for a CPU."""
 import ctypes
 import ctypes.util
+import os
 
 import torch
 
 from nmt.errors import NmtError
+
+
+def usable_cores():
+    """The cores this process may run on: all of the machine's, unless `taskset`, a cgroup cpuset or a batch
+    scheduler gave it fewer (os.cpu_count() would oversubscribe those)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def pick_device(name="auto"):

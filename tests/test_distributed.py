@@ -1,6 +1,7 @@
 """Data-parallel training through torchrun: two gloo processes on the CPU against one process, and the
 choices the NCCL path makes on GPUs."""
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -10,6 +11,7 @@ import torch
 import torch.distributed as dist
 
 from nmt.errors import NmtError
+from nmt.sweep.grid import worker_threads
 from nmt.train import distributed
 from nmt.train.checkpoint import load_checkpoint
 from nmt.train.distributed import Ranks
@@ -155,3 +157,15 @@ def test_ranks_on_cpus_use_gloo_and_one_named_gpu_is_refused_for_several_ranks()
     assert distributed.rank_device("cuda:0", 0, 1, cuda_available=True) == "cuda:0"  # one process: as configured
     with pytest.raises(NmtError, match="names one GPU"):
         distributed.rank_device("cuda:0", 1, 2, cuda_available=True)
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="CPU affinity is Linux's")
+def test_threads_count_the_cores_this_process_may_run_on_not_the_machines():
+    # `taskset -c 0 nmt train` or a batch scheduler's cpuset: one thread, however many cores the machine has
+    cores = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {min(cores)})
+    try:
+        assert Ranks().threads(0) == 1 and worker_threads(1) == 1
+        assert Ranks().threads(3) == 3  # a configured number is kept
+    finally:
+        os.sched_setaffinity(0, cores)

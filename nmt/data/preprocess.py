@@ -25,7 +25,8 @@ from nmt import atomic
 from nmt.data import dataset
 from nmt.data.corpus import TextFile, iter_lines, iter_training_pairs, normalize, read_split
 from nmt.data.stats import SideCounts, format_table, split_stats
-from nmt.data.streaming import (CHUNK_PAIRS, EncodedSplitWriter, Workers, chunked, clean_chunk, default_workers,
+from nmt.device import usable_cores
+from nmt.data.streaming import (CHUNK_PAIRS, EncodedSplitWriter, Workers, chunked, clean_chunk,
                                 encode_chunk, encode_pairs, use_tokenizers)
 from nmt.errors import NmtError
 from nmt.rundir import RunDir
@@ -51,7 +52,7 @@ def preprocess(cfg, run_dir, log=print, workers=0):
     """Fill `run_dir` with the tokenizer, encoded train/dev data, statistics and their manifest, cleaning
     and encoding the training split in `workers` processes (0: one per core)."""
     run = RunDir(run_dir)
-    workers = workers or default_workers()
+    workers = workers or usable_cores()
     dataset.remove_manifest(run.root)  # nothing here is trusted until the new manifest is written
     train = clean_training_text(cfg.data, run, workers)
     train, subset = subsample_training_text(train, run, cfg.data)

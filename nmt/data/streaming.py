@@ -35,11 +35,6 @@ def chunked(iterable, size):
         yield chunk
 
 
-def default_workers():
-    """The cores this process may run on."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-
-
 class Workers:
     """`count` worker processes, each set up by `initializer(*initargs)`, or this process alone for a count
     of 1 (set up the same way). Use as a context manager."""

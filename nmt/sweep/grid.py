@@ -22,6 +22,7 @@ from pathlib import Path
 
 from nmt import atomic
 from nmt.data.corpus import read_lines
+from nmt.device import usable_cores
 from nmt.errors import NmtError
 from nmt.evaluate import score_corpus
 from nmt.rundir import RunDir
@@ -163,7 +164,7 @@ def seed_range(seeds):
 
 def worker_threads(jobs):
     """Each of `jobs` runs side by side gets its share of this machine's cores."""
-    return max(1, (os.cpu_count() or 1) // jobs)
+    return max(1, usable_cores() // jobs)
 
 
 def _eta(spent, cells_left, sweep):

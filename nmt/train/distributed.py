@@ -22,6 +22,7 @@ import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
+from nmt.device import usable_cores
 from nmt.errors import NmtError
 
 
@@ -88,7 +89,7 @@ class Ranks:
 
     def threads(self, configured):
         """CPU threads for torch: the configured number, or this machine's cores shared by its ranks."""
-        return configured or max(1, (os.cpu_count() or 1) // self.local_world)
+        return configured or max(1, usable_cores() // self.local_world)
 
     def mine(self, batches):
         """This rank's share of an update's batches."""
