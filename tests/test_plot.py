@@ -54,3 +54,21 @@ def test_train_draws_its_run_and_plot_draws_several(run_cli, run_dir, tiny_cfg, 
     r = run_cli("plot", tmp_path / "nothing")
     assert r.returncode == 2 and r.stderr.strip() == (f"nmt plot: error: {tmp_path / 'nothing'}: no metrics.jsonl "
                                                       "(not a run directory, or nothing trained yet)")
+
+
+def test_a_curve_plot_draws_the_spread_over_seeds_as_error_bars(tmp_path, monkeypatch):
+    from matplotlib.axes import Axes
+
+    from nmt.sweep.report import plot_lines
+
+    drawn = []
+    errorbar = Axes.errorbar
+    monkeypatch.setattr(Axes, "errorbar", lambda self, x, y, **kw: drawn.append((x, y, kw["yerr"])) or
+                        errorbar(self, x, y, **kw))
+    rows = [{"config": "a", "words": 30000, "bleu": 20.0, "sd": 0.5},
+            {"config": "a", "words": 10000, "bleu": 10.0, "sd": 1.5},
+            {"config": "b", "words": 10000, "bleu": 5.0}]
+    plot_lines(tmp_path / "curve.png", rows, x="words", y="bleu", line="config", xlabel="", ylabel="", title="",
+               spread="sd")
+    assert drawn == [((10000, 30000), (10.0, 20.0), (1.5, 0.5)), ((10000,), (5.0,), (0.0,))]  # one seed: no bar
+    assert (tmp_path / "curve.png").read_bytes().startswith(b"\x89PNG")

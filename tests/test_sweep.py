@@ -120,7 +120,10 @@ def test_cells_run_side_by_side_each_with_its_share_of_the_cores(run_cli, toy_co
     r = run_cli("curve", "--configs", tiny_yaml, "--data-dir", toy_corpus, "--out", out, "--words", "300,all",
                 "--max-time", 6, "--set", "train.limits.max_steps=0", "--jobs", 2, timeout=300)
     assert r.returncode == 0, r.stderr
-    assert len(read_csv(out / "curve.csv")) == 2
+    rows = read_csv(out / "curve.csv")
+    assert [row["words_asked"] for row in rows] == ["300", "all"] and not any(row["failed"] for row in rows)
+    assert int(rows[0]["train_words"]) < int(rows[1]["train_words"])  # a subsample, then every pair
+    assert (out / "curve.png").read_bytes().startswith(b"\x89PNG")
     spans = []
     for metrics in sorted((out / "runs").glob("*/metrics.jsonl")):
         assert f"--set train.compute.threads={worker_threads(2)}" in metrics.parent.with_suffix(".log").read_text()
@@ -129,31 +132,13 @@ def test_cells_run_side_by_side_each_with_its_share_of_the_cores(run_cli, toy_co
     assert len(spans) == 2 and spans[0][0] < spans[1][1] and spans[1][0] < spans[0][1]  # trained at the same time
 
 
-def test_an_interrupted_curve_resumes_without_training_finished_cells(toy_corpus, tiny_yaml, tmp_path):
-    out = tmp_path / "curve"
-    resume_after_a_kill([sys.executable, "-m", "nmt", "curve", "--configs", tiny_yaml, "--data-dir", toy_corpus,
-                         "--out", out, "--words", "300,all", "--max-time", "60"], out, "tiny-300-seed1",
-                        table=out / "curve.csv")
-    rows = read_csv(out / "curve.csv")
-    assert [row["words_asked"] for row in rows] == ["300", "all"]
-    assert int(rows[0]["train_words"]) < int(rows[1]["train_words"])  # a subsample, then every pair
-    assert all(float(row["test_bleu"]) >= 0 and not row["failed"] for row in rows)
-    assert (out / "curve.png").read_bytes().startswith(b"\x89PNG")
-
-
-def test_a_curve_over_seeds_reports_each_seed_and_grows_by_a_seed_without_training_again(run_cli, toy_corpus,
-                                                                                          tiny_yaml, tmp_path):
+def test_an_interrupted_curve_over_seeds_resumes_without_training_finished_cells(run_cli, toy_corpus, tiny_yaml,
+                                                                                  tmp_path):
     out = tmp_path / "curve"
     args = ["curve", "--configs", tiny_yaml, "--data-dir", toy_corpus, "--out", out, "--words", "300",
             "--max-time", 60]
-    r = run_cli(*args, timeout=300)
-    assert r.returncode == 0, r.stderr
-    first = out / "runs" / "tiny-300-seed1"
-    trained = (first / "best" / "model.safetensors").stat().st_mtime_ns
-    r = run_cli(*args, "--seeds", 2, timeout=300)
-    assert r.returncode == 0, r.stderr
-    assert "1 of 2 cells already finished" in r.stderr
-    assert (first / "best" / "model.safetensors").stat().st_mtime_ns == trained
+    resume_after_a_kill([sys.executable, "-m", "nmt", *map(str, args), "--seeds", "2"], out, "tiny-300-seed1",
+                        table=out / "curve.csv")
     records = ResultsStore(out, json.loads((out / "sweep.json").read_text())).records()
     assert [load_config(out / "runs" / name / "config.yaml").train.seed for name in records] == [1, 2]
     assert all(r["train_words"] == records["tiny-300-seed1"]["train_words"] for r in records.values())  # same pairs
@@ -166,6 +151,11 @@ def test_a_curve_over_seeds_reports_each_seed_and_grows_by_a_seed_without_traini
     for name in records:
         last = json.loads((out / "runs" / name / "metrics.jsonl").read_text().splitlines()[-1])
         assert (last["event"], last["reason"]) == ("end", "max_steps")
+
+    # --seeds is not a setting of the sweep: the same store takes fewer seeds (or more, trained then) later
+    r = run_cli(*args, "--seeds", 1, timeout=300)
+    assert r.returncode == 0 and "1 of 1 cells already finished" in r.stderr, r.stderr
+    assert read_csv(out / "curve.csv")[0]["seeds"] == "1"
 
 
 def test_a_cell_says_that_early_stopping_ended_it_and_how_long_it_trained(toy_corpus, tiny_yaml, tmp_path):

@@ -4,7 +4,8 @@ Every (size, config, seed) cell trains under the same limit on a seeded subsampl
 (data.train_words; the same pairs for every config and seed) and is scored on the same test split. A
 limit far beyond what early stopping needs makes it a curve at convergence, as Sennrich & Zhang's.
 The table has a row per (config, size): test BLEU as mean ± standard deviation over the seeds and each
-seed's value, the training time, and how many of the seeds stopped early (the rest hit the limit).
+seed's value, the training time, and how many of the seeds stopped early (the rest hit the limit); the
+plot draws the mean with error bars of one standard deviation.
 """
 import statistics
 from pathlib import Path
@@ -48,7 +49,8 @@ def write_report(records, sweep):
     rows = [summarise(group) for group in groups.values()]
     write_tables(sweep.out / "curve", COLUMNS, rows)
     plot_lines(sweep.out / "curve.png", [r for r in rows if "failed" not in r], x="train_words", y="test_bleu_mean",
-               line="config", xlabel="training words (source side)", ylabel=f"test BLEU ({sweep.test_split})",
+               line="config", spread="test_bleu_sd", xlabel="training words (source side)",
+               ylabel=f"test BLEU ({sweep.test_split}), mean ± sd over seeds",
                title=f"Learning curves, training limited to {sweep.max_time:.0f} s a run")
     return rows
 
@@ -66,6 +68,7 @@ def summarise(records):
     for key in ("test_bleu", "test_chrf", "dev_bleu"):
         row[key] = mean_and_spread([r[key] for r in scored])
     row["test_bleu_mean"] = statistics.mean(r["test_bleu"] for r in scored)
+    row["test_bleu_sd"] = statistics.stdev(r["test_bleu"] for r in scored) if len(scored) > 1 else 0.0
     row["test_bleu_per_seed"] = per_seed([r["test_bleu"] for r in scored])
     for key in ("steps", "best_step", "tokens_per_s"):
         row[key] = statistics.mean(r[key] for r in scored)

@@ -46,8 +46,9 @@ def write_tables(stem, columns, records):
     atomic.write_text(stem.with_suffix(".csv"), buffer.getvalue())
 
 
-def plot_lines(path, records, x, y, line, xlabel, ylabel, title):
-    """A PNG with one line per value of `line` (e.g. each config), `y` against `x` on a log scale."""
+def plot_lines(path, records, x, y, line, xlabel, ylabel, title, spread=None):
+    """A PNG with one line per value of `line` (e.g. each config), `y` against `x` on a log scale; with
+    `spread`, the key of each point's standard deviation over seeds, error bars of ± one."""
     import matplotlib
 
     matplotlib.use("Agg")  # files only: no display needed
@@ -55,9 +56,11 @@ def plot_lines(path, records, x, y, line, xlabel, ylabel, title):
 
     figure, axes = plt.subplots(figsize=(6.4, 4.2))
     for name in dict.fromkeys(r[line] for r in records):
-        points = sorted((r[x], r[y]) for r in records if r[line] == name and r.get(y) is not None)
+        points = sorted((r[x], r[y], r.get(spread) or 0.0) for r in records
+                        if r[line] == name and r.get(y) is not None)
         if points:
-            axes.plot(*zip(*points), marker="o", label=str(name))
+            xs, ys, errors = zip(*points)
+            axes.errorbar(xs, ys, yerr=errors if spread else None, marker="o", capsize=3, label=str(name))
     axes.set_xscale("log")
     axes.set(xlabel=xlabel, ylabel=ylabel, title=title)
     axes.grid(True, which="both", alpha=0.3)
