@@ -116,6 +116,8 @@ class ValidationConfig(Section):
 class ComputeConfig(Section):
     device: str = Field("auto", pattern=r"^(auto|cpu|cuda(:\d+)?)$", description="auto | cpu | cuda | cuda:N")
     threads: int = Field(0, ge=0, description="CPU threads for torch; 0 = every core this process may run on")
+    gpu_memory_share: Float = Field(0.0, ge=0, le=1, description="on a GPU, the share of its memory this run may "
+                                                                 "take, so that runs side by side fit; 0 = all")
     precision: typing.Literal["auto", "fp32", "bf16", "fp16"] = Field(
         "fp32", description="fp32 | bf16 | fp16 (autocast: half-precision matmuls and activations, fp32 weights "
                             "and loss; fp16 with loss scaling) | auto: bf16 where the GPU or CPU computes in it, "

@@ -15,6 +15,14 @@ def usable_cores():
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
+def share_gpu_memory(device, share):
+    """Caps this process's share of the GPU's memory (runs side by side on one GPU, each told 1/N): a run
+    that would take more gets CUDA's out-of-memory error, and training splits its batches (nmt/train/update.py)
+    instead of taking the others' memory. Nothing to do on a CPU or for a share of 0."""
+    if device.type == "cuda" and share:
+        torch.cuda.set_per_process_memory_fraction(share, device)
+
+
 def pick_device(name="auto"):
     """auto: CUDA when present, else CPU; an explicit CUDA request on a machine without it is an error."""
     if name == "auto":

@@ -11,7 +11,7 @@ import torch
 import torch.distributed as dist
 
 from nmt.errors import NmtError
-from nmt.sweep.grid import worker_threads
+from nmt.sweep.grid import side_by_side
 from nmt.train import distributed
 from nmt.train.checkpoint import load_checkpoint
 from nmt.train.distributed import Ranks
@@ -165,7 +165,7 @@ def test_threads_count_the_cores_this_process_may_run_on_not_the_machines():
     cores = os.sched_getaffinity(0)
     os.sched_setaffinity(0, {min(cores)})
     try:
-        assert Ranks().threads(0) == 1 and worker_threads(1) == 1
+        assert Ranks().threads(0) == 1 and side_by_side(2)[0] == "train.compute.threads=1"
         assert Ranks().threads(3) == 3  # a configured number is kept
     finally:
         os.sched_setaffinity(0, cores)

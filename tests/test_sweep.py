@@ -12,7 +12,7 @@ import pytest
 
 from nmt.config import load_config
 from nmt.errors import NmtError
-from nmt.sweep.grid import Cell, ResultsStore, Sweep, parse_sizes, run_cell, run_nmt, worker_threads
+from nmt.sweep.grid import Cell, ResultsStore, Sweep, parse_sizes, run_cell, run_nmt, side_by_side
 from nmt.sweep.report import Column, write_tables
 
 TINY_YAML = """\
@@ -126,10 +126,25 @@ def test_cells_run_side_by_side_each_with_its_share_of_the_cores(run_cli, toy_co
     assert (out / "curve.png").read_bytes().startswith(b"\x89PNG")
     spans = []
     for metrics in sorted((out / "runs").glob("*/metrics.jsonl")):
-        assert f"--set train.compute.threads={worker_threads(2)}" in metrics.parent.with_suffix(".log").read_text()
+        log = metrics.parent.with_suffix(".log").read_text()
+        assert all(f"--set {share}" in log for share in side_by_side(2))  # half the cores (and of a GPU's memory)
         times = [json.loads(line)["time"] for line in metrics.open()]
         spans.append((min(times), max(times)))
     assert len(spans) == 2 and spans[0][0] < spans[1][1] and spans[1][0] < spans[0][1]  # trained at the same time
+
+
+def test_a_run_told_its_share_of_a_gpu_caps_its_memory_there_and_nowhere_else(monkeypatch):
+    import torch
+
+    from nmt.device import share_gpu_memory
+
+    capped = []
+    monkeypatch.setattr(torch.cuda, "set_per_process_memory_fraction", lambda *call: capped.append(call))
+    share_gpu_memory(torch.device("cpu"), 0.5)
+    share_gpu_memory(torch.device("cuda", 1), 0.0)  # 0: the whole GPU
+    share_gpu_memory(torch.device("cuda", 1), 0.25)
+    assert capped == [(0.25, torch.device("cuda", 1))]
+    assert side_by_side(1) == () and side_by_side(4)[1] == "train.compute.gpu_memory_share=0.25"
 
 
 def test_an_interrupted_curve_over_seeds_resumes_without_training_finished_cells(run_cli, toy_corpus, tiny_yaml,

@@ -124,7 +124,7 @@ def run_grid(cells, sweep, log=print, report=None):
     todo = [cell for cell in cells if cell.name not in done]
     if len(todo) < len(cells):
         log(f"{len(cells) - len(todo)} of {len(cells)} cells already finished in {store.path}")
-    share = (f"train.compute.threads={worker_threads(sweep.jobs)}",) if sweep.jobs > 1 else ()
+    share = side_by_side(sweep.jobs)
     spent, storing = [], threading.Lock()
 
     def train(number, cell):
@@ -162,9 +162,12 @@ def seed_range(seeds):
     return range(1, seeds + 1)
 
 
-def worker_threads(jobs):
-    """Each of `jobs` runs side by side gets its share of this machine's cores."""
-    return max(1, usable_cores() // jobs)
+def side_by_side(jobs):
+    """The --set of each of `jobs` runs side by side: its share of the cores and, on a GPU, of its memory
+    (nothing for one run: it takes all)."""
+    if jobs == 1:
+        return ()
+    return f"train.compute.threads={max(1, usable_cores() // jobs)}", f"train.compute.gpu_memory_share={1 / jobs:.4g}"
 
 
 def _eta(spent, cells_left, sweep):

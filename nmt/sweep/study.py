@@ -29,7 +29,7 @@ from nmt import atomic
 from nmt.config import load_config, read_yaml
 from nmt.data.corpus import read_lines
 from nmt.errors import NmtError
-from nmt.sweep.grid import Cell, run_cell, worker_threads
+from nmt.sweep.grid import Cell, run_cell, side_by_side
 from nmt.sweep.report import Column, write_tables
 
 DISTRIBUTIONS = ("uniform", "log_uniform", "int", "choice")
@@ -136,8 +136,9 @@ def _storage(url, engine, attempts=3):
             time.sleep(1 + attempt)
 
 
-def run_trials(study, dimensions, trials, config, sweep, threads=0, log=print):
-    """Run trials until the study has `trials` finished ones (completed or pruned, by any worker)."""
+def run_trials(study, dimensions, trials, config, sweep, share=(), log=print):
+    """Run trials until the study has `trials` finished ones (completed or pruned, by any worker); `share`:
+    the --set that gives each trial this worker's share of the machine (grid.side_by_side)."""
     import optuna
     from optuna.study import MaxTrialsCallback
     from optuna.trial import TrialState
@@ -145,9 +146,7 @@ def run_trials(study, dimensions, trials, config, sweep, threads=0, log=print):
     def objective(trial):
         params = {d.key: d.suggest(trial) for d in dimensions}
         overrides = [f"{key}={json.dumps(value)}" for key, value in params.items()]
-        if threads:
-            overrides.append(f"train.compute.threads={threads}")
-        cell = Cell(f"trial{trial.number}", params, config, tuple(overrides))
+        cell = Cell(f"trial{trial.number}", params, config, (*overrides, *share))
         log(f"trial {trial.number}: " + ", ".join(f"{k}={v}" for k, v in params.items()))
         record = run_cell(cell, sweep, watch_training=PruningWatch(trial))
         if "failed" in record:
@@ -196,19 +195,19 @@ class PruningWatch:
 
 
 def run_side_by_side(jobs, storage, settings, dimensions, trials, config, sweep, log=print):
-    """`jobs` workers on this machine, each a process with its share of the cores, sharing the study."""
-    threads = worker_threads(jobs)
-    log(f"{jobs} workers side by side, {threads} CPU threads each")
+    """`jobs` workers on this machine, each a process with its share of the cores (and GPU), sharing the study."""
+    share = side_by_side(jobs)
+    log(f"{jobs} workers side by side, each with {', '.join(share)}")
     with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-        workers = [pool.submit(_worker, storage, settings, dimensions, trials, config, sweep, threads, number)
+        workers = [pool.submit(_worker, storage, settings, dimensions, trials, config, sweep, share, number)
                    for number in range(jobs)]
         for worker in workers:
             worker.result()
 
 
-def _worker(storage, settings, dimensions, trials, config, sweep, threads, number):
+def _worker(storage, settings, dimensions, trials, config, sweep, share, number):
     study = open_study(storage, settings)
-    run_trials(study, dimensions, trials, config, sweep, threads,
+    run_trials(study, dimensions, trials, config, sweep, share,
                log=lambda message: print(f"[worker {number}] {message}", file=sys.stderr, flush=True))
 
 

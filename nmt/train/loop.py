@@ -22,7 +22,7 @@ from nmt.data.batching import TokenBatchSampler, make_batch
 from nmt.data.corpus import read_lines
 from nmt.data.resegment import training_pairs
 from nmt.decode.translate import Translator
-from nmt.device import keep_freed_memory, pick_device, resolve_precision, slow_bf16
+from nmt.device import keep_freed_memory, pick_device, resolve_precision, share_gpu_memory, slow_bf16
 from nmt.errors import NmtError, one_line
 from nmt.evaluate import score_corpus
 from nmt.kernels import ops
@@ -69,6 +69,7 @@ class Trainer:
         torch.manual_seed(cfg.train.seed)  # the same initial weights on every rank
         torch.set_num_threads(ranks.threads(cfg.train.compute.threads))
         self.device = pick_device(ranks.device_name(cfg.train.compute.device))
+        share_gpu_memory(self.device, cfg.train.compute.gpu_memory_share)
         if self.device.type == "cpu":
             keep_freed_memory()
             if wants_tcmalloc() and ranks.is_main:  # on glibc's malloc, and not by the user's choice
