@@ -20,7 +20,8 @@ COLUMNS = [Column("config", "config"), Column("words asked", "words_asked"),
            Column("test BLEU per seed", "test_bleu_per_seed"), Column("test chrF", "test_chrf"),
            Column("dev BLEU", "dev_bleu"), Column("updates", "steps", "{:,.0f}"),
            Column("best at", "best_step", "{:,.0f}"), Column("minutes", "train_minutes", "{:.0f}"),
-           Column("stopped early", "early_stopped"), Column("tokens/s", "tokens_per_s", "{:,.0f}")]
+           Column("stopped early", "early_stopped"), Column("tokens/s", "tokens_per_s", "{:,.0f}"),
+           Column("trained on", "compute")]
 
 
 def curve_cells(configs, words, seeds):
@@ -74,4 +75,5 @@ def summarise(records):
         row[key] = statistics.mean(r[key] for r in scored)
     row["train_minutes"] = statistics.mean(r["train_seconds"] for r in scored) / 60
     row["early_stopped"] = f"{sum(r['early_stopped'] for r in scored)} of {len(scored)}"
+    row["compute"] = " / ".join(dict.fromkeys(r.get("compute") or "?" for r in scored))  # ? in older records
     return row

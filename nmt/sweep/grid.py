@@ -264,6 +264,7 @@ def measure_run(run_dir):
               # training time (validations included) until the run ended, and whether early stopping ended it
               "train_seconds": max((e["elapsed"] for e in events if "elapsed" in e), default=0.0),
               "early_stopped": bool(ends) and ends[-1]["reason"] == "early stopping",
+              "compute": ends[-1].get("compute") if ends else None,  # what the minutes were spent on
               "tokens_per_s": sum(e["window_tokens"] for e in windows) / seconds if seconds else None}
     for side in ("src", "tgt"):
         record[f"{side}_subwords_per_word"] = stats[side]["subwords_per_word"]

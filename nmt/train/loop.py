@@ -216,7 +216,14 @@ class Trainer:
                 self.save_and_stop(stop.signal)
         if validated_at != self.step:
             self.validate()
-        self.reporter.event("end", self.step, reason=reason or "another rank's limit", elapsed=self.elapsed)
+        self.reporter.event("end", self.step, reason=reason or "another rank's limit", elapsed=self.elapsed,
+                            compute=self.compute())
+
+    def compute(self):
+        """What trained the run, as the end record says it: 'cpu, 1 thread', 'cuda, 4 threads, 2 ranks'."""
+        threads = torch.get_num_threads()
+        ranks = f", {self.ranks.world} ranks" if self.ranks.world > 1 else ""
+        return f"{self.device.type}, {threads} thread{'s' * (threads > 1)}{ranks}"
 
     def record(self, window, loss, update, seconds):
         tokens = self.ranks.sum(sum(batch.n_tgt_tokens for batch in update))
