@@ -15,6 +15,11 @@ def usable_cores():
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
+def cores_each(processes):
+    """Threads for each of `processes` sharing this process's cores (at least one)."""
+    return max(1, usable_cores() // processes)
+
+
 def share_gpu_memory(device, share):
     """Caps this process's share of the GPU's memory (runs side by side on one GPU, each told 1/N): a run
     that would take more gets CUDA's out-of-memory error, and training splits its batches (nmt/train/update.py)

@@ -11,8 +11,8 @@ import time
 import optuna
 import pytest
 
+from nmt.device import cores_each
 from nmt.errors import NmtError
-from nmt.device import usable_cores
 from nmt.sweep.study import PruningWatch, read_space
 from test_sweep import read_csv, tiny_yaml  # noqa: F401 (a fixture)
 
@@ -116,7 +116,7 @@ def test_workers_sharing_one_sqlite_study_never_run_the_same_trial(toy_corpus, t
     assert numbers == sorted(t.number for t in finished_trials(storage)) and len(numbers) >= 3
     configs = [(tmp_path / "b" / "runs" / run / "config.yaml").read_text() for run in trained["b"]]
     for text in configs:  # each a share of the cores, and of a GPU's memory where there is one
-        assert f"threads: {max(1, usable_cores() // 2)}" in text and "gpu_memory_share: 0.5" in text
+        assert f"threads: {cores_each(2)}" in text and "gpu_memory_share: 0.5" in text
 
 
 def write_validations(run_dir, scores):

@@ -25,9 +25,9 @@ from nmt import atomic
 from nmt.data import dataset
 from nmt.data.corpus import TextFile, iter_lines, iter_training_pairs, normalize, read_split
 from nmt.data.stats import SideCounts, format_table, split_stats
-from nmt.device import usable_cores
 from nmt.data.streaming import (CHUNK_PAIRS, EncodedSplitWriter, Workers, chunked, clean_chunk,
                                 encode_chunk, encode_pairs, use_tokenizers)
+from nmt.device import usable_cores
 from nmt.errors import NmtError
 from nmt.rundir import RunDir
 from nmt.schema import dump_yaml

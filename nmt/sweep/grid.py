@@ -22,7 +22,7 @@ from pathlib import Path
 
 from nmt import atomic
 from nmt.data.corpus import read_lines
-from nmt.device import usable_cores
+from nmt.device import cores_each
 from nmt.errors import NmtError
 from nmt.evaluate import score_corpus
 from nmt.rundir import RunDir
@@ -167,7 +167,7 @@ def side_by_side(jobs):
     (nothing for one run: it takes all)."""
     if jobs == 1:
         return ()
-    return f"train.compute.threads={max(1, usable_cores() // jobs)}", f"train.compute.gpu_memory_share={1 / jobs:.4g}"
+    return f"train.compute.threads={cores_each(jobs)}", f"train.compute.gpu_memory_share={1 / jobs:.4g}"
 
 
 def _eta(spent, cells_left, sweep):

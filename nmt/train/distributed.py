@@ -22,7 +22,7 @@ import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
-from nmt.device import usable_cores
+from nmt.device import cores_each
 from nmt.errors import NmtError
 
 
@@ -88,8 +88,9 @@ class Ranks:
         return rank_device(configured, self.local_rank, self.world, torch.cuda.is_available())
 
     def threads(self, configured):
-        """CPU threads for torch: the configured number, or this machine's cores shared by its ranks."""
-        return configured or max(1, usable_cores() // self.local_world)
+        """CPU threads for torch: the configured number, or the cores this process may run on shared by the
+        ranks on this machine."""
+        return configured or cores_each(self.local_world)
 
     def mine(self, batches):
         """This rank's share of an update's batches."""
