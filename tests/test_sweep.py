@@ -163,7 +163,7 @@ def test_an_interrupted_curve_over_seeds_resumes_without_training_finished_cells
     assert row["test_bleu"].startswith(f"{(seeds[0]['test_bleu'] + seeds[1]['test_bleu']) / 2:.2f} ± ")
     assert float(row["train_minutes"]) * 60 == pytest.approx(sum(r["train_seconds"] for r in seeds) / 2)
     assert row["early_stopped"] == "0 of 2"  # tiny.yaml stops at its step limit
-    assert row["compute"] == "cpu, 1 thread"  # tiny.yaml's; what the minutes were spent on
+    assert row["compute"] == "cpu fp32, 1 thread"  # tiny.yaml's; what the minutes were spent on
     for name in records:
         last = json.loads((out / "runs" / name / "metrics.jsonl").read_text().splitlines()[-1])
         assert (last["event"], last["reason"]) == ("end", "max_steps")
@@ -180,7 +180,7 @@ def test_a_cell_says_that_early_stopping_ended_it_and_how_long_it_trained(toy_co
     record = run_cell(Cell("cell", {}, tiny_yaml), sweep)
     events = [json.loads(line) for line in (sweep.run_root / "cell" / "metrics.jsonl").open()]
     assert (events[-1]["event"], events[-1]["reason"], events[-1]["compute"]) == ("end", "early stopping",
-                                                                                 "cpu, 1 thread")
+                                                                                 "cpu fp32, 1 thread")
     assert record["train_seconds"] == events[-1]["elapsed"] > 0
     assert record["early_stopped"] and record["steps"] < 40  # a tiny model's dev BLEU stops rising long before
 
