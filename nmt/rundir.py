@@ -34,11 +34,13 @@ class RunDir:
     @contextlib.contextmanager
     def lock(self):
         """Hold the run directory for one trainer: an exclusive lock on `.lock`, which the system drops
-        when the process ends however it ends, so a killed trainer leaves nothing stuck."""
+        when the process ends however it ends, so a killed trainer leaves nothing stuck. A POSIX record
+        lock, not flock: the processes the trainer forks (loader workers, the segmenting worker) do not
+        inherit it, so they cannot hold the directory for a few seconds after a killed trainer."""
         with open(self.root / ".lock", "a+", encoding="utf-8") as handle:
             try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
+                fcntl.lockf(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except (BlockingIOError, PermissionError):  # EAGAIN or EACCES, as the system says it
                 handle.seek(0)
                 holder = handle.read().strip() or "another process"
                 raise NmtError(f"{self.root}: a trainer ({holder}) is using this run directory; wait for it "
