@@ -12,10 +12,12 @@ the unfinished runs train. With --seeds N every recipe trains with seeds 1..N: t
 deviation, and names the recipe with the best mean dev BLEU (the test split plays no part in that choice).
 """
 import argparse
-import csv
+import json
 import subprocess
 import sys
 from pathlib import Path
+
+from nmt.sweep.curve import summarise
 
 RECIPES = [Path(__file__).resolve().parent.parent / "configs" / name
            for name in ("lowres_bilstm.yaml", "lowres_transformer.yaml")]
@@ -41,17 +43,21 @@ def train_direction(src, tgt, folder, args):
 
 
 def table(args):
+    """The markdown table of every direction's finished runs (OUT/SRC-TGT/results.jsonl), a row per direction."""
     names = [Path(config).stem for config in args.configs]
     lines = ["| direction | training pairs | " + " | ".join(f"{name}: test BLEU / chrF (updates)" for name in names) +
              " | best by dev BLEU |", "|" + " --- |" * (len(names) + 3)]
     for src, tgt, _ in directions(args.directions, args.data_dir):
-        with open(args.out / f"{src}-{tgt}" / "curve.csv", encoding="utf-8") as f:
-            rows = {row["config"]: row for row in csv.DictReader(f)}
-        scored = {name: row for name, row in rows.items() if row["test_bleu"]}
-        pairs = next((f"{int(row['train_pairs']):,}" for row in scored.values()), "")
-        cells = [f"{scored[name]['test_bleu']} / {scored[name]['test_chrf']} ({float(scored[name]['steps']):,.0f})"
+        results = (args.out / f"{src}-{tgt}" / "results.jsonl").read_text(encoding="utf-8").splitlines()
+        runs = {}
+        for record in map(json.loads, filter(None, results)):
+            runs.setdefault(record["config"], []).append(record)
+        scored = {name: row for name, row in ((name, summarise(records)) for name, records in runs.items())
+                  if row["seeds"]}
+        pairs = next((f"{row['train_pairs']:,}" for row in scored.values()), "")
+        cells = [f"{scored[name]['test_bleu']} / {scored[name]['test_chrf']} ({scored[name]['steps']:,.0f})"
                  if name in scored else "failed" for name in names]
-        best = max(scored, key=lambda name: float(scored[name]["dev_bleu"].split(" ± ")[0]), default="")
+        best = max(scored, key=lambda name: scored[name]["dev_bleu_mean"], default="")
         lines.append(f"| {src}→{tgt} | {pairs} | " + " | ".join(cells) + f" | {best} |")
     return "\n".join(lines) + "\n"
 

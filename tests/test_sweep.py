@@ -1,12 +1,15 @@
 """Sweeps (`nmt tune-vocab`, `nmt curve`): every cell trained in its own subprocesses, results kept in a
 store that an interrupted sweep resumes from without training a finished cell again."""
+import argparse
 import csv
+import importlib.util
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -226,3 +229,23 @@ def test_sweep_flags_are_checked_before_any_run(run_cli, toy_corpus, tiny_yaml, 
     r = run_cli("curve", "--configs", tiny_yaml, "--data-dir", tmp_path / "nowhere", "--out", tmp_path / "o",
                 "--words", "all", "--max-time", 5)
     assert r.returncode == 2 and "--data-dir" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_the_mafand_table_names_the_recipe_with_the_best_mean_dev_bleu(tmp_path):
+    """scripts/mafand.py's table: a row per direction from its runs' records, failed runs left out of the means."""
+    spec = importlib.util.spec_from_file_location("mafand", Path(__file__).parent.parent / "scripts" / "mafand.py")
+    mafand = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mafand)
+    (tmp_path / "data" / "en-hau").mkdir(parents=True)
+    run = {"words_asked": "all", "train_words": 40_000, "train_pairs": 2_976, "test_chrf": 30.0, "steps": 900,
+           "best_step": 700, "tokens_per_s": 2_000, "train_seconds": 600, "early_stopped": True}
+    records = [dict(run, config="lowres_bilstm", seed=1, dev_bleu=10.0, test_bleu=5.0),
+               dict(run, config="lowres_bilstm", seed=2, dev_bleu=12.0, test_bleu=6.0),
+               dict(run, config="lowres_transformer", seed=1, dev_bleu=11.5, test_bleu=9.0),
+               dict(run, config="lowres_transformer", seed=2, failed="out of memory")]
+    (tmp_path / "out" / "hau-en").mkdir(parents=True)
+    (tmp_path / "out" / "hau-en" / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    args = argparse.Namespace(configs=mafand.RECIPES, directions=["hau-en"], data_dir=tmp_path / "data",
+                              out=tmp_path / "out")
+    assert mafand.table(args).splitlines()[-1] == \
+        "| hau→en | 2,976 | 5.50 ± 0.71 / 30.00 ± 0.00 (900) | 9.00 / 30.00 (900) | lowres_transformer |"

@@ -69,6 +69,7 @@ def summarise(records):
     for key in ("test_bleu", "test_chrf", "dev_bleu"):
         row[key] = mean_and_spread([r[key] for r in scored])
     row["test_bleu_mean"] = statistics.mean(r["test_bleu"] for r in scored)
+    row["dev_bleu_mean"] = statistics.mean(r["dev_bleu"] for r in scored)  # what picks a best recipe
     row["test_bleu_sd"] = statistics.stdev(r["test_bleu"] for r in scored) if len(scored) > 1 else 0.0
     row["test_bleu_per_seed"] = per_seed([r["test_bleu"] for r in scored])
     for key in ("steps", "best_step", "tokens_per_s"):
