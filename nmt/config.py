@@ -124,6 +124,10 @@ class ComputeConfig(Section):
                             "else fp16 on a GPU, fp32 on a CPU")
     kernels: choice(KERNEL_KINDS) = Field("auto", description="auto: nmt's faster kernels where they apply "
                                                               "(nmt/kernels/) | reference: PyTorch's operations only")
+    loader_workers: typing.Union[typing.Literal["auto"], typing.Annotated[int, Field(ge=0)]] = Field(
+        "auto", description="processes that make batches ahead of the training loop (a DataLoader's workers); "
+                            "0 = made in the training process between updates; auto = 2 on a GPU, 0 on a CPU; "
+                            "always 0 with tokenizer.sampling, whose epochs are segmented in the training process")
     pass_tokens: int = Field(0, ge=0, description="run each batch's forward and backward in parts of at most N "
                                                   "padded tokens: the same update with a lower memory peak; "
                                                   "0 = the whole batch at once")

@@ -92,18 +92,24 @@ def one_line(proc):
 
 
 # with subword sampling, 7 batches an epoch: the resumed process re-creates the segmentation of the epoch
-# it stopped in, and of epoch 1 as the uninterrupted process drew it
-@pytest.mark.parametrize("settings", [[], ["tokenizer.sampling=0.1", "train.batch_tokens=4000"]],
-                         ids=["plain", "subword_sampling"])
-def test_sigterm_saves_the_update_and_resume_continues_exactly(config, run_dir, tmp_path, settings):
+# it stopped in, and of epoch 1 as the uninterrupted process drew it. With loader workers (the stopped run
+# only), SIGTERM goes to the whole process group, workers included, as Slurm sends it.
+SUBWORD_SAMPLING = ["tokenizer.sampling=0.1", "train.batch_tokens=4000"]
+
+
+@pytest.mark.parametrize("settings,stopped_settings",
+                         [([], []), (SUBWORD_SAMPLING, []), ([], ["train.compute.loader_workers=2"])],
+                         ids=["plain", "subword_sampling", "loader_workers"])
+def test_sigterm_saves_the_update_and_resume_continues_exactly(config, run_dir, tmp_path, settings, stopped_settings):
     straight, stopped = (shutil.copytree(run_dir, tmp_path / name) for name in ("straight", "stopped"))
     common = ["--config", config, "--set", "train.log_every=1", "--set", "train.validation.size=4",
               *(arg for setting in settings for arg in ("--set", setting))]
     subprocess.run([sys.executable, "-m", "nmt.cli", "train", "--run-dir", straight, *common,
                     "--set", "train.limits.max_steps=12"], env=ENV, check=True, capture_output=True)
-    proc = launch("--run-dir", stopped, *common, "--set", "train.limits.max_steps=100000")
+    common += [arg for setting in stopped_settings for arg in ("--set", setting)]
+    proc = launch("--run-dir", stopped, *common, "--set", "train.limits.max_steps=100000", preexec_fn=os.setsid)
     wait_for_step(stopped, 3, proc)
-    proc.send_signal(signal.SIGTERM)
+    os.killpg(proc.pid, signal.SIGTERM)
     message = one_line(proc)
     step = load_checkpoint(stopped / "checkpoints" / "last.pt")["step"]
     assert f"stopped by SIGTERM after step {step}, saved in" in message and "--resume" in message
@@ -155,7 +161,7 @@ def test_a_file_size_limit_while_exporting_best_is_one_line_and_the_previous_fil
                                     "train.limits.max_epochs=2"])
 def test_progress_is_the_share_of_the_binding_budget(fresh_run_dir, toy_corpus, budget):
     trainer = Trainer(tiny_config(toy_corpus, budget), fresh_run_dir)
-    batches = iter(trainer.sampler)
+    batches = trainer.batches()
     for _ in range(4):
         trainer.draw_update(batches)
         trainer.step += 1
@@ -186,8 +192,9 @@ def test_the_bar_shows_the_time_left_of_the_budget(tmp_path):
 def test_sigkill_mid_run_then_resume_ends_bitwise_equal_with_curriculum_and_accumulation(config, run_dir, tmp_path):
     """SIGKILL gives the trainer no chance to save: the resumed run restarts from the last validation's
     checkpoint (step 40), inside the curriculum's second phase, and must still end where a run never
-    interrupted ends."""
+    interrupted ends; its batches were made ahead by loader workers, the uninterrupted run's on demand."""
     straight, killed = (shutil.copytree(run_dir, tmp_path / name) for name in ("straight", "killed"))
+    workers = ["--set", "train.compute.loader_workers=2"]  # the killed run's batches are made ahead, in workers
     common = ["--config", config, "--set", "train.log_every=1", "--set", "train.validation.size=4",
               "--set", "train.validation.every=10", "--set", "train.accumulate=2",
               "--set", "train.curriculum.type=phases",
@@ -195,14 +202,14 @@ def test_sigkill_mid_run_then_resume_ends_bitwise_equal_with_curriculum_and_accu
               "--set", "train.limits.max_steps=120"]
     subprocess.run([sys.executable, "-m", "nmt.cli", "train", "--run-dir", straight, *common], env=ENV, check=True,
                    capture_output=True)
-    proc = launch("--run-dir", killed, *common)
+    proc = launch("--run-dir", killed, *common, *workers)
     wait_for_step(killed, 45, proc)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     step = load_checkpoint(killed / "checkpoints" / "last.pt")["step"]
     assert 40 <= step < 120, "the kill must land after the phase change and before the end"
-    subprocess.run([sys.executable, "-m", "nmt.cli", "train", "--run-dir", killed, "--resume", *common], env=ENV,
-                   check=True, capture_output=True)
+    subprocess.run([sys.executable, "-m", "nmt.cli", "train", "--run-dir", killed, "--resume", *common, *workers],
+                   env=ENV, check=True, capture_output=True)
     a, b = (load_checkpoint(run / "checkpoints" / "last.pt") for run in (straight, killed))
     assert a["step"] == b["step"] == 120
     assert all(torch.equal(a["model"][name], b["model"][name]) for name in a["model"])

@@ -13,6 +13,8 @@ from nmt.config import load_config
 from nmt.device import keep_freed_memory
 from nmt.data.batching import TokenBatchSampler, make_batch
 from nmt.data.dataset import EncodedSplit
+from nmt.data.loader import admitted_batches
+from nmt.data.resegment import StoredPairs
 from nmt.decode.translate import Translator
 from nmt.errors import NmtError
 from nmt.export import load_model, model_languages
@@ -323,6 +325,21 @@ def test_state_resumes_at_the_exact_next_batch(lengths, offset):
     resumed.load_state(state)
     it2 = iter(resumed)
     assert [(epoch, batch.tolist()) for epoch, batch in (next(it2) for _ in range(n_epoch0 + 3))] == expected
+
+
+def test_batches_made_ahead_in_loader_workers_are_those_made_on_demand(lengths):
+    """Workers make every planned batch before the length limit of its draw is known; the batches that
+    train, and the cursor a checkpoint keeps, are still those of drawing on demand, as the limit changes."""
+    pairs = StoredPairs(*(EncodedSplit.from_sequences([[4 + i % 90] * int(n) for i, n in enumerate(side)])
+                          for side in lengths))  # each pair's ids say which pair it is
+    on_demand, ahead = TokenBatchSampler(pairs, BUDGET, 3), TokenBatchSampler(pairs, BUDGET, 3)
+    drawn, made = iter(on_demand), admitted_batches(ahead, pairs, workers=2, pin_memory=False)
+    for draw in range(40):
+        on_demand.length_limit = ahead.length_limit = None if draw % 3 == 0 else 12 + draw
+        epoch, indices = next(drawn)
+        expected, batch = make_batch(*pairs.epoch(epoch), indices), next(made)
+        assert all(torch.equal(getattr(batch, side), getattr(expected, side)) for side in ("src", "tgt_in", "tgt_out"))
+        assert ahead.state() == on_demand.state()
 
 
 def test_make_batch_shapes_and_padding():

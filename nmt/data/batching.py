@@ -1,4 +1,5 @@
 """Token-budget batches of similar-length pairs, and the padded tensors a model consumes."""
+import typing
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,8 +20,13 @@ class Batch:
     def src_mask(self):     # True where the source holds a real token
         return self.src != PAD_ID
 
-    def to(self, device):
-        return Batch(self.src.to(device), self.tgt_in.to(device), self.tgt_out.to(device), self.n_tgt_tokens)
+    def to(self, device, non_blocking=False):
+        """On `device`; `non_blocking` from pinned memory, so the copy to a GPU overlaps its computation."""
+        return Batch(*(t.to(device, non_blocking=non_blocking) for t in (self.src, self.tgt_in, self.tgt_out)),
+                     self.n_tgt_tokens)
+
+    def pin_memory(self):  # called by a DataLoader with pin_memory=True
+        return Batch(self.src.pin_memory(), self.tgt_in.pin_memory(), self.tgt_out.pin_memory(), self.n_tgt_tokens)
 
     def __len__(self):
         return self.src.size(0)
@@ -95,6 +101,15 @@ def batch_ends(sorted_lengths, batch_tokens):
     return ends
 
 
+class Planned(typing.NamedTuple):
+    """A batch of the plan: its place (`position` of the `batches` in `epoch`), its pairs, its longest pair."""
+    epoch: int
+    position: int
+    batches: int
+    indices: np.ndarray
+    longest: int
+
+
 class TokenBatchSampler:
     """Batches of indices whose padded size (sentences x longest side) stays within a token budget.
 
@@ -106,7 +121,9 @@ class TokenBatchSampler:
     the batch's ids are those of its epoch.
 
     A curriculum sets `length_limit` before each draw: batches holding a longer pair are passed
-    over, and an epoch is a pass over the batches admitted as it goes.
+    over, and an epoch is a pass over the batches admitted as it goes. The limit is applied as a batch
+    comes (`follow`), not when it is planned, so batches made ahead in loader workers are admitted exactly
+    as batches made on demand.
     """
 
     def __init__(self, pairs, batch_tokens, seed):
@@ -121,36 +138,48 @@ class TokenBatchSampler:
         src, tgt = self.pairs.epoch(epoch)
         return np.maximum(src.lengths, tgt.lengths) + 1
 
-    def batches_of_epoch(self, epoch):
+    def batches_of_epoch(self, epoch, lengths=None):
         """The epoch's batches in the order they are drawn, each an array of pair indices (views of one
         array: no Python object per pair, so a plan of millions of pairs takes a second, not ten)."""
-        lengths = self.lengths(epoch)
+        lengths = self.lengths(epoch) if lengths is None else lengths
         rng = np.random.default_rng((self.seed, epoch))
         order = np.lexsort((rng.random(len(lengths)), lengths))
         ends = batch_ends(lengths[order], self.batch_tokens)
         batches = np.split(order, ends[:-1]) if ends else []
         return [batches[j] for j in rng.permutation(len(batches))]
 
-    def __iter__(self):
-        """Yield (epoch, batch) forever, epoch after epoch; `self.epoch`/`self.position` track the next one."""
+    def plan(self):
+        """Every batch from the cursor on, epoch after epoch, admitted or not: what a loader may make ahead
+        of the training loop (nmt/data/loader.py). Reading the plan does not move the cursor."""
+        def planned(epoch, position):
+            while True:
+                lengths = self.lengths(epoch)
+                batches = self.batches_of_epoch(epoch, lengths)
+                for p in range(position, len(batches)):
+                    yield Planned(epoch, p, len(batches), batches[p], int(lengths[batches[p]].max()))
+                epoch, position = epoch + 1, 0
+        return planned(self.epoch, self.position)
+
+    def follow(self, made):
+        """Of `made`'s (Planned, item) pairs, in plan order from the cursor on, yield (epoch, item) for each
+        batch the length limit admits at the moment it comes (the limit may change between draws), and
+        move the cursor past every batch, admitted or passed over."""
         passed_over = 0  # batches skipped in a row: a whole epoch of them means nothing is admitted
-        while True:
-            epoch, lengths, batches = self.epoch, self.lengths(self.epoch), self.batches_of_epoch(self.epoch)
-            while self.position < len(batches):
-                batch = batches[self.position]
-                self.position += 1
-                admitted = self.length_limit is None or lengths[batch].max() <= self.length_limit
-                if self.position == len(batches):  # the epoch is complete once its last batch is out
-                    self.epoch, self.position = self.epoch + 1, 0
-                if admitted:
-                    passed_over = 0
-                    yield epoch, batch
-                else:
-                    passed_over += 1
-                    if passed_over > len(batches):
-                        raise NmtError(f"train.curriculum: no training pair is within {self.length_limit} tokens")
-                if self.position == 0:
-                    break
+        for planned, item in made:
+            last = planned.position + 1 == planned.batches
+            self.epoch, self.position = (planned.epoch + 1, 0) if last else (planned.epoch, planned.position + 1)
+            if self.length_limit is None or planned.longest <= self.length_limit:
+                passed_over = 0
+                yield planned.epoch, item
+            else:
+                passed_over += 1
+                if passed_over > planned.batches:
+                    raise NmtError(f"train.curriculum: no training pair is within {self.length_limit} tokens")
+
+    def __iter__(self):
+        """(epoch, batch indices) of the admitted batches, forever; `self.epoch`/`self.position` track the
+        next one."""
+        return self.follow((planned, planned.indices) for planned in self.plan())
 
     def epochs_done(self):
         """Epochs completed, with the current one's share of batches: 2.5 halfway through the third."""

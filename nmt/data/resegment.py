@@ -18,6 +18,8 @@ from nmt.errors import NmtError
 class StoredPairs:
     """The same (source, target) ids in every epoch."""
 
+    readable_by_workers = True  # memory-mapped: a loader's worker processes read the same pages
+
     def __init__(self, src, tgt):
         self.src, self.tgt = src, tgt
 
@@ -30,6 +32,8 @@ class StoredPairs:
 
 class SampledPairs:
     """A new segmentation of the training text in every epoch, the same one for the same (seed, epoch)."""
+
+    readable_by_workers = False  # an epoch's ids live in this process; a loader worker would segment it again
 
     def __init__(self, src_path, tgt_path, tokenizers, alpha, seed):
         self.sides = ((tokenizers.src, src_path), (tokenizers.tgt, tgt_path))

@@ -18,8 +18,9 @@ from nmt import atomic
 from nmt.allocator import wants_tcmalloc
 from nmt.config import FORMAT, ExperimentConfig, upgrade, validate
 from nmt.data import dataset
-from nmt.data.batching import TokenBatchSampler, make_batch
+from nmt.data.batching import TokenBatchSampler
 from nmt.data.corpus import read_lines
+from nmt.data.loader import admitted_batches, loader_workers
 from nmt.data.resegment import training_pairs
 from nmt.decode.translate import Translator
 from nmt.device import keep_freed_memory, pick_device, resolve_precision, share_gpu_memory, slow_bf16
@@ -195,8 +196,8 @@ class Trainer:
         t = self.cfg.train
         window = {"loss": 0.0, "tokens": 0, "time": 0.0}
         validated_at = self.step if self.step else None
-        batches = iter(self.sampler)
-        while not self.ranks.any(reason := self.stop_reason()):  # before drawing: the sampler never runs ahead
+        batches = self.batches()
+        while not self.ranks.any(reason := self.stop_reason()):  # before drawing: the cursor never passes an untrained batch
             tick = time.monotonic()
             update = self.draw_update(batches)
             self.step += 1
@@ -271,6 +272,11 @@ class Trainer:
                            f"(train.max_nonfinite); {self.run_dir.checkpoint} holds the last validated state. "
                            "Lower train.optimizer.lr or use train.compute.precision fp32")
 
+    def batches(self):
+        """The batches the sampler admits from its cursor on, made by the loader (nmt/data/loader.py)."""
+        workers = loader_workers(self.cfg.train.compute.loader_workers, self.device, self.pairs)
+        return admitted_batches(self.sampler, self.pairs, workers, pin_memory=self.device.type == "cuda")
+
     def draw_update(self, batches):
         """This rank's batches of one update, on the device: of `train.accumulate` per rank, fewer if the
         last epoch that `train.limits.max_epochs` allows ends first; the curriculum sets which pairs come."""
@@ -281,8 +287,7 @@ class Trainer:
             if drawn and max_epochs and self.sampler.epoch >= max_epochs:
                 break
             drawn.append(next(batches))
-        return [make_batch(*self.pairs.epoch(epoch), indices).to(self.device)
-                for epoch, indices in self.ranks.mine(drawn)]
+        return [batch.to(self.device, non_blocking=True) for batch in self.ranks.mine(drawn)]
 
     def log_training(self, window):
         tokens_per_s = window["tokens"] / max(window["time"], 1e-9)
