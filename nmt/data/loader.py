@@ -48,9 +48,9 @@ def leave_signals_to_the_trainer(worker_id):
 
 
 def loader_workers(workers, device, pairs):
-    """`train.compute.loader_workers` resolved: auto is 2 on a GPU and none on a CPU, where a worker would
-    take a core from the computation itself; none either where each epoch's ids are made in this process
-    (subword sampling: a worker would segment the epoch again)."""
+    """`train.compute.loader_workers` resolved: auto is 2 on a GPU and none on a CPU, where one changed
+    nothing measurable (docs/BENCHMARKS.md, "Training engine choices"); none either where each epoch's ids
+    are made in this process (subword sampling: a worker would segment the epoch again)."""
     if not pairs.readable_by_workers:
         return 0
     if workers == "auto":
