@@ -91,12 +91,12 @@ def one_line(proc):
     return lines[0]
 
 
-# with subword sampling, 7 batches an epoch: the resumed process re-creates the segmentation of the epoch
-# it stopped in, and of epoch 1 as the uninterrupted process drew it. With loader workers (the stopped run
-# only), SIGTERM goes to the whole process group, workers included, as Slurm sends it.
 SUBWORD_SAMPLING = ["tokenizer.sampling=0.1", "train.batch_tokens=4000"]
 
 
+# with subword sampling, 7 batches an epoch: the resumed process re-creates the segmentation of the epoch
+# it stopped in, and of epoch 1 as the uninterrupted process drew it. With loader workers (the stopped run
+# only), SIGTERM goes to the whole process group, workers included, as Slurm sends it.
 @pytest.mark.parametrize("settings,stopped_settings",
                          [([], []), (SUBWORD_SAMPLING, []), ([], ["train.compute.loader_workers=2"])],
                          ids=["plain", "subword_sampling", "loader_workers"])

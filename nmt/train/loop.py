@@ -197,7 +197,7 @@ class Trainer:
         window = {"loss": 0.0, "tokens": 0, "time": 0.0}
         validated_at = self.step if self.step else None
         batches = self.batches()
-        while not self.ranks.any(reason := self.stop_reason()):  # before drawing: the cursor never passes an untrained batch
+        while not self.ranks.any(reason := self.stop_reason()):  # before drawing: the cursor stays put
             tick = time.monotonic()
             update = self.draw_update(batches)
             self.step += 1
