@@ -6,6 +6,7 @@ the device does not wait on Python between updates. The curriculum's length limi
 ahead: the loader makes every planned batch, and the sampler admits or passes over each as it comes
 (`TokenBatchSampler.follow`), where it also moves the cursor that checkpoints keep. So workers change
 where batches are made, never which batches train, and a resumed run starts a new loader at the cursor.
+Without workers there is nothing to make ahead: the admitted batches are made on demand, no DataLoader.
 """
 import signal
 
@@ -60,9 +61,11 @@ def loader_workers(workers, device, pairs):
 
 def admitted_batches(sampler, pairs, workers, pin_memory):
     """The Batch of every batch the sampler admits, from its cursor on, forever (in pinned memory with
-    `pin_memory`, for a copy to the GPU that overlaps its computation)."""
+    `pin_memory` and workers, for a copy to the GPU that overlaps its computation)."""
+    if not workers:  # made on demand in this process: only the batches the sampler admits
+        return (make_batch(*pairs.epoch(epoch), indices) for epoch, indices in sampler)
     made = DataLoader(PlannedBatches(pairs), sampler=Plan(sampler), batch_size=None, collate_fn=as_made,
-                      num_workers=workers, pin_memory=pin_memory, prefetch_factor=4 if workers else None,
+                      num_workers=workers, pin_memory=pin_memory, prefetch_factor=4,
                       worker_init_fn=leave_signals_to_the_trainer,
                       generator=torch.Generator())  # its workers' seed is drawn from this, not from the stream
                                                     # that dropout draws from: a resumed run draws as the straight one
