@@ -95,12 +95,15 @@ SUBWORD_SAMPLING = ["tokenizer.sampling=0.1", "train.batch_tokens=4000"]
 
 
 # with subword sampling, 7 batches an epoch: the resumed process re-creates the segmentation of the epoch
-# it stopped in, and of epoch 1 as the uninterrupted process drew it. With loader workers (the stopped run
-# only), SIGTERM goes to the whole process group, workers included, as Slurm sends it.
-@pytest.mark.parametrize("settings,stopped_settings",
-                         [([], []), (SUBWORD_SAMPLING, []), ([], ["train.compute.loader_workers=2"])],
-                         ids=["plain", "subword_sampling", "loader_workers"])
-def test_sigterm_saves_the_update_and_resume_continues_exactly(config, run_dir, tmp_path, settings, stopped_settings):
+# it stopped in, and of epoch 1 as the uninterrupted process drew it. The signal goes to the whole process
+# group, helper processes included (the epoch segmenter; loader workers, in the stopped run only), as Slurm
+# sends SIGTERM and a terminal Ctrl-C's SIGINT.
+@pytest.mark.parametrize("settings,stopped_settings,stop",
+                         [([], [], signal.SIGTERM), (SUBWORD_SAMPLING, [], signal.SIGTERM),
+                          (SUBWORD_SAMPLING, [], signal.SIGINT), ([], ["train.compute.loader_workers=2"], signal.SIGTERM)],
+                         ids=["plain", "subword_sampling", "subword_sampling_ctrl_c", "loader_workers"])
+def test_a_stop_signal_saves_the_update_and_resume_continues_exactly(config, run_dir, tmp_path, settings,
+                                                                     stopped_settings, stop):
     straight, stopped = (shutil.copytree(run_dir, tmp_path / name) for name in ("straight", "stopped"))
     common = ["--config", config, "--set", "train.log_every=1", "--set", "train.validation.size=4",
               *(arg for setting in settings for arg in ("--set", setting))]
@@ -109,10 +112,10 @@ def test_sigterm_saves_the_update_and_resume_continues_exactly(config, run_dir, 
     common += [arg for setting in stopped_settings for arg in ("--set", setting)]
     proc = launch("--run-dir", stopped, *common, "--set", "train.limits.max_steps=100000", preexec_fn=os.setsid)
     wait_for_step(stopped, 3, proc)
-    os.killpg(proc.pid, signal.SIGTERM)
+    os.killpg(proc.pid, stop)
     message = one_line(proc)
     step = load_checkpoint(stopped / "checkpoints" / "last.pt")["step"]
-    assert f"stopped by SIGTERM after step {step}, saved in" in message and "--resume" in message
+    assert f"stopped by {stop.name} after step {step}, saved in" in message and "--resume" in message
     assert 3 <= step < 12
     subprocess.run([sys.executable, "-m", "nmt.cli", "train", "--run-dir", stopped, "--resume", *common,
                     "--set", "train.limits.max_steps=12"], env=ENV, check=True, capture_output=True)
