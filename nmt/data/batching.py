@@ -22,11 +22,14 @@ class Batch:
 
     def to(self, device, non_blocking=False):
         """On `device`; `non_blocking` from pinned memory, so the copy to a GPU overlaps its computation."""
-        return Batch(*(t.to(device, non_blocking=non_blocking) for t in (self.src, self.tgt_in, self.tgt_out)),
-                     self.n_tgt_tokens)
+        return self._each(lambda t: t.to(device, non_blocking=non_blocking))
 
     def pin_memory(self):  # called by a DataLoader with pin_memory=True
-        return Batch(self.src.pin_memory(), self.tgt_in.pin_memory(), self.tgt_out.pin_memory(), self.n_tgt_tokens)
+        return self._each(torch.Tensor.pin_memory)
+
+    def _each(self, change):
+        """This batch with `change` applied to each of its tensors."""
+        return Batch(change(self.src), change(self.tgt_in), change(self.tgt_out), self.n_tgt_tokens)
 
     def __len__(self):
         return self.src.size(0)
