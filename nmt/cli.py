@@ -68,6 +68,9 @@ def _serve_args(p):
     limits = p.add_argument_group("batching and limits")
     limits.add_argument("--max-wait-ms", type=float, default=defaults.max_wait_ms,
                         help="a batch stays open while requests arrive less than this apart (10 times this at most)")
+    limits.add_argument("--workers", type=int, default=defaults.workers,
+                        help="decoder threads, each with its share of torch's CPU threads and of the batch size: one "
+                             "gathers the next batch while the others translate (default 0: 2 on a CPU, 1 on a GPU)")
     limits.add_argument("--max-lines", type=int, default=defaults.max_lines, help="sentences in one request (at most)")
     limits.add_argument("--max-chars", type=int, default=defaults.max_chars, help="characters in one sentence (at most)")
     limits.add_argument("--max-queued", type=int, default=defaults.max_queued,
@@ -257,7 +260,7 @@ def _open_input(path):
 
 # the numeric flags of translate and serve that are not decode settings (each command has some of them)
 _AT_LEAST = {"chunk_lines": 1, "max_lines": 1, "max_chars": 1, "max_queued": 1}
-_NOT_NEGATIVE = ("max_wait_ms",)
+_NOT_NEGATIVE = ("max_wait_ms", "workers")
 
 
 def _decoder_options(args):
@@ -347,7 +350,7 @@ def cmd_serve(args):
     from nmt.serve.limits import Limits
     from nmt.serve.server import serve
 
-    limits = Limits(args.max_lines, args.max_chars, args.max_queued, args.max_wait_ms)
+    limits = Limits(args.max_lines, args.max_chars, args.max_queued, args.max_wait_ms, args.workers)
     serve(args.model, pick_device(args.device), _decoder_options(args), limits, args.host, args.port, args.dtype,
           args.quantize, args.access_log)
 

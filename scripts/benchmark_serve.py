@@ -3,13 +3,14 @@
 
     python scripts/benchmark_serve.py --model runs/multi30k_de_en_transformer/best \
         --data-dir ../shared/data/multi30k --out serve.json [--beam 5] [--clients 1 8 64] [--soak 300] \
-        [--dtype bf16 | --quantize int8]
+        [--dtype bf16 | --quantize int8] [--workers 1] [--batch-size 32]
 
 Offline, the lines are translated in this process as `nmt translate` does (one Translator, length-sorted
 batches of the model's batch size), timing generation only, before and after each served run (this
-machine's speed drifts; the share of offline throughput uses the mean of the two). `nmt serve` runs in a
-subprocess with the same beam and precision, idle while offline runs;
-for each number of clients, that many threads send the lines one per request (each on its own
+machine's speed drifts; the share of offline throughput uses the mean of the two); once, before the
+server starts, also in random batches of that size (what batch composition alone costs). `nmt serve` runs
+in a subprocess with the same beam and precision (and its own --workers and --batch-size), idle while
+offline runs; for each number of clients, that many threads send the lines one per request (each on its own
 keep-alive connection) until every line has been sent once: throughput is lines over wall time, latency
 is each request's time from send to answer (p50, p99). Every answer is compared with the offline line.
 Last, a soak: the largest number of clients sends lines in a loop for --soak seconds while the server's
@@ -20,6 +21,7 @@ import argparse
 import http.client
 import json
 import queue
+import random
 import socket
 import statistics
 import subprocess
@@ -47,15 +49,25 @@ class Offline:
         translations = [nbest[0].text for nbest in self.translator.translate_nbest(lines)]
         return translations, len(lines) / (time.perf_counter() - start)
 
+    def run_in_random_batches(self, lines):
+        """Sentences per second when each batch is `batch_size` lines drawn at random (seed 1), as a server's
+        batch is whatever arrived together, not neighbours in length."""
+        shuffled, size = random.Random(1).sample(lines, len(lines)), self.translator.settings.batch_size
+        start = time.perf_counter()
+        for i in range(0, len(shuffled), size):
+            self.translator.translate_nbest(shuffled[i:i + size])
+        return len(lines) / (time.perf_counter() - start)
+
 
 class ServerProcess:
-    def __init__(self, model_dir, beam, precision, max_wait_ms):
+    def __init__(self, model_dir, beam, precision, batching):
+        """`batching`: the serve flags that shape batches, e.g. ["--workers", "2"]."""
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
         self.process = subprocess.Popen([sys.executable, "-m", "nmt.cli", "serve", "--model", str(model_dir),
                                          "--beam", str(beam), "--port", str(self.port), "--dtype", precision[0],
-                                         "--max-wait-ms", str(max_wait_ms),
+                                         *batching,
                                          *(["--quantize", precision[1]] if precision[1] else [])],
                                         stderr=subprocess.DEVNULL)
         while not self._healthy():
@@ -71,8 +83,11 @@ class ServerProcess:
 
     def health(self):
         """GET /health: the queue and the batches decoded so far."""
+        return self.get("/health")
+
+    def get(self, path):
         connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
-        connection.request("GET", "/health")
+        connection.request("GET", path)
         response = connection.getresponse()
         return json.loads(response.read()) if response.status == 200 else None
 
@@ -136,6 +151,8 @@ def main():
     parser.add_argument("--dtype", default="fp32", help="weights' type, offline and served")
     parser.add_argument("--quantize", choices=["int8"], help="int8 linear layers, offline and served")
     parser.add_argument("--max-wait-ms", type=float, default=5.0, help="the server's batching window")
+    parser.add_argument("--workers", type=int, help="the server's decoder threads (default: the server's)")
+    parser.add_argument("--batch-size", type=int, help="the server's sentences in flight (default: the model's)")
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 8, 64])
     parser.add_argument("--soak", type=float, default=300, metavar="SECONDS", help="memory run; 0 = none")
     parser.add_argument("--out", type=Path, required=True)
@@ -145,11 +162,18 @@ def main():
     precision = (args.dtype, args.quantize)
     offline = Offline(args.model, args.beam, precision)
     expected, _ = offline.run(lines)  # warm-up, and the answers the server's must equal
+    in_random_batches = offline.run_in_random_batches(lines)
     report = {"machine": machine(), "command": " ".join(sys.argv), "model": str(args.model), "split": args.split,
               "sentences": len(lines), "beam": args.beam,
-              "dtype": args.dtype, "quantize": args.quantize, "max_wait_ms": args.max_wait_ms, "served": []}
+              "offline_random_batches_sentences_per_s": round(in_random_batches, 1),
+              "dtype": args.dtype, "quantize": args.quantize, "max_wait_ms": args.max_wait_ms,
+              "served": []}
 
-    server = ServerProcess(args.model, args.beam, precision, args.max_wait_ms)
+    batching = ["--max-wait-ms", str(args.max_wait_ms), *(["--workers", str(args.workers)] if args.workers else []),
+                *(["--batch-size", str(args.batch_size)] if args.batch_size else [])]
+    server = ServerProcess(args.model, args.beam, precision, batching)
+    info = server.get("/info")
+    report["server"] = {**info["limits"], "batch_size": info["decode"]["batch_size"]}
     try:
         load(server.port, lines[:8], 1)  # warm-up: the first requests allocate the decoder's buffers
         offline_before = offline.run(lines)[1]

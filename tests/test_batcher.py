@@ -108,10 +108,38 @@ def test_a_failing_translation_fails_its_jobs_and_the_batcher_serves_on(started)
     assert batcher.queued == 0
 
 
-def test_close_finishes_the_queued_jobs_first():
+def test_with_two_workers_the_next_batch_is_translated_while_the_first_still_is(started):
+    first_may_end, second_done = threading.Event(), threading.Event()
+
+    def translate(settings, lines):
+        if lines == ["first"]:
+            assert second_done.wait(10), "the second batch waited for the first"
+        else:
+            second_done.set()
+        return [line.upper() for line in lines]
+
+    batcher = started(translate, max_wait=0.01, workers=2)
+    first = batcher.submit(["first"], "s")
+    time.sleep(0.3)  # the first batch has closed and is being translated
+    second = [batcher.submit([f"next{i}"], "s") for i in range(3)]
+    assert [f.result(10) for f in second] == [[f"NEXT{i}"] for i in range(3)]
+    assert first.result(10) == ["FIRST"]
+
+
+def test_workers_take_turns_at_gathering_so_arrivals_form_one_batch(started):
     translate = Recorder()
-    batcher = Batcher(translate, max_wait=0.5)
+    batcher = started(translate, max_wait=0.2, workers=3)
+    futures = [batcher.submit([str(i)], "s") for i in range(6)]
+    assert [f.result(10) for f in futures] == [[str(i)] for i in range(6)]
+    assert translate.calls == [("s", [str(i) for i in range(6)])]
+
+
+@pytest.mark.parametrize("workers", [1, 3])
+def test_close_finishes_the_queued_jobs_first(workers):
+    translate = Recorder()
+    batcher = Batcher(translate, max_wait=0.5, workers=workers)
     batcher.start()
     future = batcher.submit(["last"], "s")
     batcher.close()
     assert future.result(0) == ["LAST"]
+    assert not any(thread.is_alive() for thread in batcher.threads)

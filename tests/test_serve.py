@@ -14,6 +14,7 @@ import threading
 import time
 
 import pytest
+import torch
 
 pytest.importorskip("fastapi")
 pytest.importorskip("uvicorn")
@@ -88,6 +89,13 @@ def server(model_dir):
 
 
 @pytest.fixture(scope="module")
+def one_worker_server(model_dir):
+    running = Server(model_dir, "--max-wait-ms", 50, "--workers", 1)
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
 def test_lines(toy_corpus):
     lines = read_lines(toy_corpus / "test.en")[:24]
     lines[5:5] = [""]  # an empty line gets an empty answer, as in a file
@@ -117,7 +125,9 @@ def test_answers_equal_nmt_translate_line_for_line(server, model_dir, test_lines
     assert len(set(answer["translations"])) > len(test_lines) // 2  # the model tells its inputs apart
 
 
-def test_concurrent_requests_get_their_own_answers_from_shared_batches(server, test_lines):
+@pytest.mark.parametrize("which", ["server", "one_worker_server"])
+def test_concurrent_requests_get_their_own_answers_from_shared_batches(which, test_lines, request):
+    server = request.getfixturevalue(which)
     alone = [server.translate([line])[1]["translations"] for line in test_lines]
     batches_before = server.request("GET", "/health")[1]["batches"]
     answers = [None] * len(test_lines)
@@ -198,6 +208,7 @@ def test_info_tells_the_model_the_settings_and_the_versions(server, model_dir):
     assert info["models"] == [str(model_dir)]
     assert info["model"]["d_model"] == 32 and info["decode"]["beam"] == 2
     assert info["limits"]["max_lines"] == 64 and info["limits"]["max_wait_ms"] == 50
+    assert info["limits"]["workers"] == (2 if torch.get_num_threads() >= 2 else 1)  # the CPU default
     assert set(info["versions"]) == {"nmt", "torch", "python"}
 
 
@@ -205,6 +216,8 @@ def test_impossible_server_flags_fail_in_one_line_before_loading(tmp_path, run_c
     result = run_cli("serve", "--model", tmp_path / "missing", "--max-lines", "0")
     assert result.returncode == 2
     assert result.stderr == "nmt serve: error: --max-lines must be at least 1\n"
+    result = run_cli("serve", "--model", tmp_path / "missing", "--workers", "-1")
+    assert result.stderr == "nmt serve: error: --workers must be >= 0\n"
     result = run_cli("serve", "--model", tmp_path / "missing")
     assert result.returncode == 2 and result.stderr.count("\n") == 1
     assert "model directory not found" in result.stderr

@@ -21,7 +21,6 @@ from nmt.decode.options import search_fields, with_options
 from nmt.decode.translate import Translator
 from nmt.errors import NmtError
 from nmt.serve.batcher import Batcher, Overloaded
-from nmt.serve.limits import Limits
 
 TranslateRequest = create_model(
     "TranslateRequest", __config__=ConfigDict(extra="forbid", strict=True),
@@ -47,8 +46,11 @@ class Service:
         return Translator(self.model, self.tokenizers, self.device, settings).translate_nbest(lines)
 
 
-def create_app(service, limits=Limits()):
-    batcher = Batcher(service.translate, limits.max_wait_ms / 1000, service.settings.batch_size, limits.max_queued)
+def create_app(service, limits):
+    """`limits.workers` decoder threads (at least one); the sentences in flight at once stay the batch size,
+    split between them."""
+    batch_lines = max(1, service.settings.batch_size // limits.workers)
+    batcher = Batcher(service.translate, limits.max_wait_ms / 1000, batch_lines, limits.max_queued, limits.workers)
 
     @contextlib.asynccontextmanager
     async def lifespan(app):

@@ -1,10 +1,15 @@
 """Dynamic batching: sentences of requests that arrive together are decoded as one batch.
 
-Requests are queued as jobs; one decoder thread takes the oldest, lets more join it while they arrive
+Requests are queued as jobs; a decoder thread takes the oldest, lets more join it while they arrive
 less than `max_wait` seconds apart (at most MAX_WAITS x `max_wait` in all, and until `batch_lines`
-sentences are gathered), and translates each group of jobs with the same search settings in one call, so the Translator sorts their sentences by length
-and pads them together. Each job's answers go back to it through its own Future, so a caller only
-ever sees its own sentences, whatever else shared the batch.
+sentences are gathered), and translates each group of jobs with the same search settings in one call, so
+the Translator sorts their sentences by length and pads them together. Each job's answers go back to it
+through its own Future, so a caller only ever sees its own sentences, whatever else shared the batch.
+
+With `workers` decoder threads, one gathers while the others translate: the next batch forms while the
+answers to the last one travel back and their callers send again, so the cores do not wait for the
+network, and a batch's last, longest sentences decode beside the next batch instead of alone. Only one
+thread gathers at a time, so the threads do not split the arrivals into small batches.
 
 The queue is bounded in sentences: a job that would pass `max_queued` sentences (waiting or being
 translated) is refused at once with `Overloaded`, so memory stays bounded under any load.
@@ -37,22 +42,30 @@ MAX_WAITS = 10
 class Batcher:
     """Runs `translate(settings, lines) -> one result per line` on a thread of its own."""
 
-    def __init__(self, translate, max_wait=0.005, batch_lines=64, max_queued=1024):
+    def __init__(self, translate, max_wait=0.005, batch_lines=64, max_queued=1024, workers=1):
+        """`translate` is called from `workers` threads at once when there are several."""
+        if workers < 1:
+            raise ValueError("a batcher needs at least one worker")
         self.translate = translate
         self.max_wait, self.batch_lines, self.max_queued = max_wait, batch_lines, max_queued
         self.queue = queue.SimpleQueue()
         self.queued = 0  # sentences submitted and not yet answered
         self.batches = self.sentences = 0  # translate calls made and sentences they translated
         self.lock = threading.Lock()
-        self.thread = threading.Thread(target=self._run, name="nmt-decoder", daemon=True)
+        self.gathering = threading.Lock()  # held by the one thread forming a batch
+        self.threads = [threading.Thread(target=self._run, name=f"nmt-decoder-{i}", daemon=True)
+                        for i in range(workers)]
 
     def start(self):
-        self.thread.start()
+        for thread in self.threads:
+            thread.start()
 
     def close(self):
-        """Finish the jobs already queued, then stop the thread."""
-        self.queue.put(_STOP)
-        self.thread.join()
+        """Finish the jobs already queued, then stop the threads."""
+        for _ in self.threads:
+            self.queue.put(_STOP)  # each thread stops at the first it takes
+        for thread in self.threads:
+            thread.join()
 
     def submit(self, lines, settings):
         """A Future of the results for `lines`; raises Overloaded when the queue is full."""
@@ -65,10 +78,12 @@ class Batcher:
         return job.future
 
     def _run(self):
-        while jobs := self._gather():
+        while True:
+            with self.gathering:
+                jobs = self._gather()
             for settings, group in _by_settings(jobs).items():
                 self._decode(settings, group)
-            if jobs[-1] is _STOP:
+            if not jobs or jobs[-1] is _STOP:
                 return
 
     def _gather(self):
@@ -93,8 +108,9 @@ class Batcher:
 
     def _decode(self, settings, jobs):
         lines = [line for job in jobs for line in job.lines]
-        self.batches += 1
-        self.sentences += len(lines)
+        with self.lock:
+            self.batches += 1
+            self.sentences += len(lines)
         try:
             results, error = self.translate(settings, lines), None
         except Exception as e:  # noqa: BLE001 - the callers get the error; the thread serves on

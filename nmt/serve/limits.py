@@ -1,4 +1,5 @@
-"""What one request and the whole queue of `nmt serve` may hold (the serve command's flags)."""
+"""What one request and the whole queue of `nmt serve` may hold, and how its batches are made (the serve
+command's flags)."""
 from dataclasses import dataclass
 
 
@@ -8,6 +9,7 @@ class Limits:
     max_chars: int = 1000      # characters in one sentence
     max_queued: int = 1024     # sentences waiting or being translated, over all requests
     max_wait_ms: float = 5.0   # a batch stays open while requests arrive less than this apart
+    workers: int = 0           # decoder threads, one gathering while the others translate (0: `default_workers`)
 
     @property
     def max_body_bytes(self):
