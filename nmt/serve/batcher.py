@@ -40,7 +40,7 @@ MAX_WAITS = 10
 
 
 class Batcher:
-    """Runs `translate(settings, lines) -> one result per line` on a thread of its own."""
+    """Runs `translate(settings, lines) -> one result per line` on threads of its own (`workers` of them)."""
 
     def __init__(self, translate, max_wait=0.005, batch_lines=64, max_queued=1024, workers=1):
         """`translate` is called from `workers` threads at once when there are several."""

@@ -1,7 +1,7 @@
 """Load the model, then run the HTTP app under uvicorn until SIGINT or SIGTERM.
 
 On either signal uvicorn stops accepting connections and waits for the requests in flight to be
-answered; the app then stops its decoder thread, and the process exits with status 0.
+answered; the app then stops its decoder threads, and the process exits with status 0.
 """
 import json
 import sys
