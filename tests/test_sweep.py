@@ -248,4 +248,4 @@ def test_the_mafand_table_names_the_recipe_with_the_best_mean_dev_bleu(tmp_path)
     args = argparse.Namespace(configs=mafand.RECIPES, directions=["hau-en"], data_dir=tmp_path / "data",
                               out=tmp_path / "out")
     assert mafand.table(args).splitlines()[-1] == \
-        "| hau→en | 2,976 | 5.50 ± 0.71 / 30.00 ± 0.00 (900) | 9.00 / 30.00 (900) | lowres_transformer |"
+        "| hau→en | 2,976 | 5.50 ± 0.71 / 30.00 ± 0.00 (900, 10) | 9.00 / 30.00 (900, 10) | lowres_transformer | 11.3 |"
