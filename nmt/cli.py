@@ -138,7 +138,8 @@ def build_parser():
     p.add_argument("--run-dir", type=Path, required=True, help="a run trained with train.keep_checkpoints")
     which = p.add_mutually_exclusive_group(required=True)
     which.add_argument("--last", type=int, metavar="N", help="the N newest kept checkpoints")
-    which.add_argument("--best", type=int, metavar="N", help="the N kept checkpoints with the best dev BLEU")
+    which.add_argument("--best", type=int, metavar="N",
+                       help="the N kept checkpoints with the best dev score (train.validation.metric)")
     p.add_argument("--out", type=Path, help="model directory to write (default: RUN/averaged)")
 
     p = sub.add_parser("plot", parents=[common], help="draw loss and dev BLEU of one or more runs in one PNG")
@@ -234,11 +235,13 @@ def cmd_preprocess(args):
 
 
 def cmd_train(args):
+    from nmt.evaluate import VALIDATION_METRICS
     from nmt.train.loop import train
 
     cfg, run_dir = _load_config(args, [f"train.limits.max_time={args.max_time}"] if args.max_time is not None else [])
     best = train(cfg, run_dir, resume=args.resume)
-    print(f"best dev BLEU {best:.2f}; model in {run_dir / 'best'}", file=sys.stderr)
+    metric = VALIDATION_METRICS[cfg.train.validation.metric]
+    print(f"best dev {metric} {best:.2f}; model in {run_dir / 'best'}", file=sys.stderr)
 
 
 def read_input_lines(source):

@@ -16,6 +16,7 @@ from pydantic import Field, ValidationError, model_validator
 
 from nmt.decode.options import DecodeConfig
 from nmt.errors import NmtError
+from nmt.evaluate import VALIDATION_METRICS
 from nmt.kernels import KINDS as KERNEL_KINDS
 from nmt.models.build import ModelConfig, TransformerConfig
 from nmt.schema import Float, Probability, Section, choice, explain, kinds_at, kinds_of, section_class, to_dict
@@ -105,8 +106,11 @@ class LimitsConfig(Section):
 
 class ValidationConfig(Section):
     every: int = Field(1000, gt=0, description="updates between validations (and checkpoints)")
-    patience: int = Field(10, ge=0, description="validations without a dev-BLEU gain before stopping; 0 = never")
-    min_delta: Float = Field(0.0, ge=0, description="a gain counts for patience only if dev BLEU exceeds the score "
+    metric: choice(VALIDATION_METRICS) = Field(
+        "bleu", description="the dev score that picks best/ and that patience, min_delta, the plateau schedule and "
+                            "`nmt average --best` follow: bleu | chrf (steadier where BLEU stays near 0)")
+    patience: int = Field(10, ge=0, description="validations without a gain of the metric before stopping; 0 = never")
+    min_delta: Float = Field(0.0, ge=0, description="a gain counts for patience only if the metric exceeds the score "
                                                     "that last counted by more than this; the best model is "
                                                     "exported on any gain")
     size: int = Field(0, ge=0, description="validate on the first N dev sentences; 0 = all")

@@ -4,6 +4,7 @@ from sacrebleu.metrics import BLEU, CHRF, TER
 from nmt.errors import NmtError
 
 METRICS = {"bleu": BLEU, "chrf": CHRF, "ter": TER}
+VALIDATION_METRICS = {"bleu": "BLEU", "chrf": "chrF"}  # the scores validation computes (higher is better), as printed
 
 
 def score_corpus(hypotheses, references, metrics=("bleu", "chrf")):

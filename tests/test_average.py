@@ -1,10 +1,13 @@
 """Kept update checkpoints and `nmt average`."""
+import json
+
 import pytest
 import torch
 
 from conftest import tiny_config
 from nmt.export import load_model
-from nmt.train.average import average_run, average_state_dicts
+from nmt.rundir import RunDir
+from nmt.train.average import average_run, average_state_dicts, choose_steps
 from nmt.train.checkpoint import load_checkpoint
 from nmt.train.loop import Trainer
 
@@ -43,6 +46,14 @@ def test_average_of_the_last_two_is_a_model_directory_with_their_mean(kept_run, 
     six, eight = (load_checkpoint(kept_run / "checkpoints" / f"step{s}.pt")["model"] for s in (6, 8))
     for name, tensor in model.state_dict().items():
         torch.testing.assert_close(tensor, (six[name] + eight[name]) / 2, rtol=0, atol=1e-7)
+
+
+def test_the_best_checkpoints_can_be_those_with_the_best_chrf(kept_run):
+    """(This tiny run's dev BLEU is 0 at every kept step; its chrF tells them apart.)"""
+    events = [json.loads(line) for line in (kept_run / "metrics.jsonl").read_text().splitlines()]
+    chrf = {e["step"]: e["chrf"] for e in events if e["event"] == "valid" and e["step"] in (4, 6, 8)}
+    chosen = choose_steps(RunDir(kept_run), best=2, metric="chrf")
+    assert len(chosen) == 2 and min(chrf[s] for s in chosen) > max(chrf[s] for s in chrf if s not in chosen)
 
 
 def test_cli_average_best_and_too_many_asked(kept_run, tmp_path, run_cli):

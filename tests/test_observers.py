@@ -18,8 +18,9 @@ def trainer(fresh_run_dir, toy_corpus):
                    fresh_run_dir)
 
 
-def validation(step=7, bleu=12.5, improved=True):
-    return Validation(step=step, bleu=bleu, chrf=30.0, improved=improved, best_bleu=max(bleu, 20.0),
+def validation(step=7, bleu=12.5, improved=True, chrf=30.0, metric="bleu"):
+    score = {"bleu": bleu, "chrf": chrf}[metric]
+    return Validation(step=step, bleu=bleu, chrf=chrf, metric=metric, improved=improved, best=max(score, 20.0),
                       hypotheses=["a b", "", "c"], seconds=0.5)
 
 
@@ -27,6 +28,15 @@ def test_the_plateau_schedule_decays_after_its_patience(trainer):
     peak = trainer.lr_schedule.rate(10_000)
     observers.decay_lr_on_plateau(trainer, validation(bleu=10.0))
     observers.decay_lr_on_plateau(trainer, validation(bleu=9.0))  # patience 1: this one decays
+    assert trainer.lr_schedule.rate(10_000) == pytest.approx(peak * 0.5)
+
+
+def test_the_plateau_schedule_follows_the_validation_metric(trainer):
+    peak = trainer.lr_schedule.rate(10_000)
+    observers.decay_lr_on_plateau(trainer, validation(bleu=10.0, chrf=30.0, metric="chrf"))
+    observers.decay_lr_on_plateau(trainer, validation(bleu=9.0, chrf=31.0, metric="chrf"))  # BLEU fell, chrF rose
+    assert trainer.lr_schedule.rate(10_000) == pytest.approx(peak)
+    observers.decay_lr_on_plateau(trainer, validation(bleu=11.0, chrf=30.5, metric="chrf"))  # the other way round
     assert trainer.lr_schedule.rate(10_000) == pytest.approx(peak * 0.5)
 
 
@@ -41,7 +51,7 @@ def test_best_is_exported_only_when_bleu_improved(trainer):
     observers.export_if_best(trainer, validation(step=9, improved=True))
     model, _, _ = load_model(trainer.run_dir.best)
     config = json.loads((trainer.run_dir.best / "config.json").read_text())
-    assert config["info"] == {"step": 9, "valid_bleu": 12.5, "valid_sentences": 3,
+    assert config["info"] == {"step": 9, "valid_bleu": 12.5, "valid_chrf": 30.0, "valid_sentences": 3,
                               "languages": [trainer.cfg.data.src_lang, trainer.cfg.data.tgt_lang]}
     assert all(a.equal(b) for a, b in zip(model.state_dict().values(), trainer.model.state_dict().values()))
 
@@ -58,8 +68,9 @@ def test_the_log_gets_one_valid_event(trainer, capsys):
     observers.log_validation(trainer, validation(step=7, improved=False))
     trainer.reporter.close()
     event = json.loads(trainer.run_dir.metrics.read_text().splitlines()[-1])
-    assert (event["event"], event["step"], event["bleu"], event["best_bleu"]) == ("valid", 7, 12.5, 20.0)
-    assert "valid BLEU 12.50" in capsys.readouterr().out
+    assert (event["event"], event["step"], event["bleu"], event["metric"], event["best"]) == ("valid", 7, 12.5, "bleu",
+                                                                                            20.0)
+    assert "valid BLEU 12.50  chrF 30.00  (best BLEU 20.00)" in capsys.readouterr().out
 
 
 def test_the_loop_calls_every_observer_in_order_at_each_validation(toy_corpus, fresh_run_dir):

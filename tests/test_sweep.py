@@ -64,7 +64,7 @@ def test_tune_vocab_writes_tables_plot_and_the_winners_config(run_cli, toy_corpu
         assert int(row["src_vocab"]) <= 320 and float(row["tokens_per_s"]) > 0
         events = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
         valid = [e for e in events if e["event"] == "valid"]
-        chosen = next(e for e in valid if e["bleu"] == valid[-1]["best_bleu"])  # the first to reach the best
+        chosen = next(e for e in valid if e["bleu"] == valid[-1]["best"])  # the first to reach the best
         assert (float(row["dev_bleu"]), float(row["dev_chrf"])) == (chosen["bleu"], chosen["chrf"])
     assert "Vocabulary size too high" in (out / "vocab.md").read_text()
     assert (out / "vocab.png").read_bytes().startswith(b"\x89PNG")

@@ -223,6 +223,32 @@ def test_early_stopping_counts_only_gains_above_min_delta_but_keeps_the_best_mod
     assert older.counted == 10.6 and older.bad_validations == 1
 
 
+def test_validation_on_chrf_picks_best_and_stops_by_chrf(toy_corpus, fresh_run_dir):
+    """train.validation.metric: chrf: best/ holds the first validation with the highest chrF, and patience
+    counts validations without a chrF gain, whatever BLEU does (here it stays near 0 while chrF climbs)."""
+    trainer = Trainer(tiny_config(toy_corpus, "train.validation.metric=chrf", "train.validation.every=20",
+                                  "train.validation.patience=3", "train.lr_schedule.warmup_steps=20",
+                                  "train.limits.max_steps=300"), fresh_run_dir)
+    assert trainer.run() == trainer.stopping.best
+    events = [json.loads(line) for line in trainer.run_dir.metrics.read_text().splitlines()]
+    valid = [e for e in events if e["event"] == "valid"]
+    chrf = [e["chrf"] for e in valid]
+    best = json.loads((trainer.run_dir.best / "config.json").read_text())["info"]
+    assert best["step"] == valid[chrf.index(max(chrf))]["step"] and best["valid_chrf"] == max(chrf)
+
+    def stopped_at(metric):
+        replay = EarlyStopping(patience=3)
+        for validation in valid:
+            replay.update(validation[metric])
+            if replay.should_stop:
+                return validation["step"]
+        return None
+
+    assert stopped_at("bleu") < valid[-1]["step"]  # on BLEU it would have stopped before this run ended
+    early = events[-1]["reason"] == "early stopping"
+    assert stopped_at("chrf") == (valid[-1]["step"] if early else None)
+
+
 def test_early_stopping_patience_zero_never_stops():
     stop = EarlyStopping(patience=0)
     stop.update(5.0)
@@ -427,10 +453,12 @@ def test_resume_is_exact_with_sgd_plateau_decay_and_scheduled_sampling(toy_corpu
     assert_same_parameters(straight.model, second.model)
 
 
-def test_resume_with_another_optimizer_is_refused(toy_corpus, fresh_run_dir):
+@pytest.mark.parametrize("changed, error", [("train.optimizer.type=sgd", "train.optimizer.type adam, not sgd"),
+                                            ("train.validation.metric=chrf", "validated on bleu, not chrf")])
+def test_resume_with_another_optimizer_or_validation_metric_is_refused(toy_corpus, fresh_run_dir, changed, error):
     Trainer(tiny_config(toy_corpus, "train.limits.max_steps=1", "train.validation.size=2"), fresh_run_dir).run()
-    other = Trainer(tiny_config(toy_corpus, "train.limits.max_steps=2", "train.optimizer.type=sgd"), fresh_run_dir)
-    with pytest.raises(NmtError, match="train.optimizer.type adam, not sgd"):
+    other = Trainer(tiny_config(toy_corpus, "train.limits.max_steps=2", changed), fresh_run_dir)
+    with pytest.raises(NmtError, match=error):
         other.resume()
 
 

@@ -1,7 +1,8 @@
 """`nmt average`: a model directory whose weights are the mean of several kept update checkpoints.
 
 Averaging the last few checkpoints (Vaswani et al. 2017; Junczys-Dowmunt et al. 2016) smooths the
-noise of the final updates; `--best N` averages the N checkpoints with the highest dev BLEU instead.
+noise of the final updates; `--best N` averages the N checkpoints with the best dev score instead (BLEU, or
+chrF where the run validated on it: `train.validation.metric`).
 """
 import json
 
@@ -25,16 +26,16 @@ def average_state_dicts(states):
     return averaged
 
 
-def choose_steps(run, last=None, best=None):
-    """The steps of the kept checkpoints to average: the `last` newest or the `best` by dev BLEU."""
+def choose_steps(run, last=None, best=None, metric="bleu"):
+    """The steps of the kept checkpoints to average: the `last` newest or the `best` by the dev `metric`."""
     kept = run.update_checkpoints()
     if not kept:
         raise NmtError(f"{run.checkpoints}: no kept update checkpoints; train with train.keep_checkpoints: N")
     if last:
         chosen = sorted(kept)[-last:]
     else:
-        bleu = dev_bleu_by_step(run)
-        chosen = sorted(sorted(kept, key=lambda step: bleu.get(step, float("-inf")))[-best:])
+        score = dev_scores_by_step(run, metric)
+        chosen = sorted(sorted(kept, key=lambda step: score.get(step, float("-inf")))[-best:])
     wanted = last or best
     if len(chosen) < wanted:
         raise NmtError(f"{run.checkpoints}: {wanted} checkpoints asked for, {len(chosen)} kept "
@@ -42,16 +43,16 @@ def choose_steps(run, last=None, best=None):
     return chosen
 
 
-def dev_bleu_by_step(run):
+def dev_scores_by_step(run, metric):
     events = (json.loads(line) for line in run.metrics.read_text(encoding="utf-8").splitlines() if line.strip())
-    return {e["step"]: e["bleu"] for e in events if e.get("event") == "valid"}
+    return {e["step"]: e[metric] for e in events if e.get("event") == "valid"}
 
 
 def average_run(run_dir, out, last=None, best=None):
     """Write the model directory `out` from the mean of the chosen checkpoints of `run_dir`; returns their steps."""
     run = RunDir(run_dir)
-    steps = choose_steps(run, last, best)
     cfg = load_config(run.config)
+    steps = choose_steps(run, last, best, cfg.train.validation.metric)
     tokenizers = load_tokenizers(run.tokenizer)
     model = build_model(cfg.model, tokenizers.src.vocab_size, tokenizers.tgt.vocab_size, tokenizers.joint)
     states = [load_checkpoint(run.update_checkpoint(step))["model"] for step in steps]

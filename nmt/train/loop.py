@@ -48,7 +48,7 @@ def peak_rss_mib():
 
 def train(cfg, run_dir, resume=False):
     """Train until a limit (steps, epochs, time, patience) is reached, then draw RUN/training.png;
-    returns the best dev BLEU."""
+    returns the best dev score (train.validation.metric)."""
     ranks = Ranks.from_environment(cfg.train.compute.device)
     try:
         trainer = Trainer(cfg, run_dir, ranks)
@@ -144,6 +144,9 @@ class Trainer:
         if saved.model != self.cfg.model:
             raise NmtError(f"{path}: the model section of the config differs from the "
                            "checkpoint's; resume with the run's own config.yaml")
+        if saved.train.validation.metric != self.cfg.train.validation.metric:  # scores kept in its units
+            raise NmtError(f"{path}: validated on {saved.train.validation.metric}, not "
+                           f"{self.cfg.train.validation.metric}; resume with the run's own config.yaml")
         if saved.train.optimizer.type != self.cfg.train.optimizer.type:
             raise NmtError(f"{path}: trained with train.optimizer.type {saved.train.optimizer.type}, not "
                            f"{self.cfg.train.optimizer.type}; resume with the run's own config.yaml")
@@ -175,7 +178,7 @@ class Trainer:
         return "max_time" if limits.max_time and self.elapsed >= limits.max_time else ""
 
     def run(self):
-        """Train until a limit is reached; returns the best dev BLEU. The run directory is locked meanwhile;
+        """Train until a limit is reached; returns the best dev score. The run directory is locked meanwhile;
         SIGTERM or SIGINT end the run after the current update, with checkpoints/last.pt written."""
         with (self.run_dir.lock() if self.ranks.is_main else contextlib.nullcontext()), StopSignals() as stop:
             if self.ranks.is_main:
@@ -316,8 +319,9 @@ class Trainer:
             scores = score_corpus(hypotheses, self.valid_ref, ("bleu", "chrf"))
             bleu, chrf = scores["bleu"]["score"], scores["chrf"]["score"]
         bleu, chrf = self.ranks.share((bleu, chrf))
-        improved = self.stopping.update(bleu)  # on every rank: all of them stop together
-        validation = Validation(self.step, bleu, chrf, improved, self.stopping.best, hypotheses,
+        metric = self.cfg.train.validation.metric
+        improved = self.stopping.update({"bleu": bleu, "chrf": chrf}[metric])  # every rank: all of them stop together
+        validation = Validation(self.step, bleu, chrf, metric, improved, self.stopping.best, hypotheses,
                                 time.monotonic() - tick)
         for observer in self.observers:
             observer(self, validation)

@@ -8,6 +8,7 @@ import shutil
 from dataclasses import dataclass
 
 from nmt import atomic
+from nmt.evaluate import VALIDATION_METRICS
 from nmt.export import export_model
 from nmt.train.checkpoint import save_checkpoint
 from nmt.train.reporting import say
@@ -18,15 +19,20 @@ class Validation:
     step: int
     bleu: float
     chrf: float
-    improved: bool       # the best dev BLEU so far
-    best_bleu: float
+    metric: str          # the score that picks best/ (train.validation.metric): "bleu" or "chrf"
+    improved: bool       # the best score so far
+    best: float          # the best score so far
     hypotheses: list     # detokenised dev translations
     seconds: float       # time the validation took
+
+    @property
+    def score(self):
+        return getattr(self, self.metric)
 
 
 def decay_lr_on_plateau(trainer, validation):
     """The plateau schedule counts validations without a gain (a no-op for the other schedules)."""
-    trainer.lr_schedule.update(validation.bleu)
+    trainer.lr_schedule.update(validation.score)
 
 
 def write_dev_translations(trainer, validation):
@@ -36,7 +42,7 @@ def write_dev_translations(trainer, validation):
 
 def export_if_best(trainer, validation):
     if validation.improved:
-        info = {"step": validation.step, "valid_bleu": validation.bleu,
+        info = {"step": validation.step, "valid_bleu": validation.bleu, "valid_chrf": validation.chrf,
                 "valid_sentences": len(validation.hypotheses),
                 "languages": [trainer.cfg.data.src_lang, trainer.cfg.data.tgt_lang]}
         export_model(trainer.run_dir.best, trainer.model, trainer.cfg.model, trainer.cfg.decode,
@@ -60,9 +66,9 @@ def keep_update_checkpoint(trainer, validation):
 
 def log_validation(trainer, validation):
     v = validation
-    trainer.reporter.event("valid", v.step, bleu=v.bleu, chrf=v.chrf, best_bleu=v.best_bleu,
+    trainer.reporter.event("valid", v.step, bleu=v.bleu, chrf=v.chrf, metric=v.metric, best=v.best,
                            seconds=v.seconds, elapsed=trainer.elapsed)
-    news = "new best, exported" if v.improved else f"best {v.best_bleu:.2f}"
+    news = "new best, exported" if v.improved else f"best {VALIDATION_METRICS[v.metric]} {v.best:.2f}"
     say(f"step {v.step:6d}  valid BLEU {v.bleu:.2f}  chrF {v.chrf:.2f}  ({news})  {v.seconds:.1f}s")
 
 
