@@ -9,9 +9,9 @@ data, then one table of test BLEU and chrF, OUT/mafand.md.
 A direction reads the pair's folder whichever way round it is named (hau-en reads DATA/en-hau). Each keeps its
 runs, results.jsonl and curve table in OUT/SRC-TGT; run the same command again after an interruption and only
 the unfinished runs train (a run cut off while training goes on from its last checkpoint). --jobs N trains N of
-a direction's runs side by side, as `nmt curve --jobs N`. With --seeds N every recipe trains with seeds 1..N: the
-table gives mean ± standard deviation, and names the recipe with the best mean dev BLEU (the test split plays no
-part in that choice).
+a direction's runs side by side, as `nmt curve --jobs N`; --set KEY=VALUE changes a setting of every run. With
+--seeds N every recipe trains with seeds 1..N: the table gives mean ± standard deviation, and names the recipe
+with the best mean dev BLEU (the test split plays no part in that choice).
 """
 import argparse
 import json
@@ -40,13 +40,17 @@ def directions(names, data_dir):
         yield src, tgt, folder
 
 
+def curve_command(src, tgt, folder, args):
+    """The `nmt curve` that trains and scores one direction's runs."""
+    settings = [f"data.src_lang={src}", f"data.tgt_lang={tgt}", *args.overrides]
+    return [sys.executable, "-m", "nmt", "curve", "--data-dir", str(args.data_dir / folder),
+            "--out", str(args.out / f"{src}-{tgt}"), "--max-time", str(args.max_time),
+            "--configs", *map(str, args.configs), "--words", "all", "--seeds", str(args.seeds),
+            "--jobs", str(args.jobs), *(part for setting in settings for part in ("--set", setting))]
+
+
 def train_direction(src, tgt, folder, args):
-    command = [sys.executable, "-m", "nmt", "curve", "--data-dir", str(args.data_dir / folder),
-               "--out", str(args.out / f"{src}-{tgt}"), "--max-time", str(args.max_time),
-               "--configs", *map(str, args.configs), "--words", "all", "--seeds", str(args.seeds),
-               "--jobs", str(args.jobs),
-               "--set", f"data.src_lang={src}", "--set", f"data.tgt_lang={tgt}"]
-    if subprocess.run(command).returncode != 0:
+    if subprocess.run(curve_command(src, tgt, folder, args)).returncode != 0:
         sys.exit(f"{src}-{tgt}: nmt curve failed (its output is above)")
 
 
@@ -82,6 +86,8 @@ def main():
     parser.add_argument("--seeds", type=int, default=1, help="every recipe trains with seeds 1..N (default: 1)")
     parser.add_argument("--jobs", type=int, default=1,
                         help="a direction's runs side by side, each with its share of the cores (and of a GPU)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="a config setting for every run, as nmt curve's (e.g. train.validation.metric=chrf)")
     args = parser.parse_args()
     for src, tgt, folder in directions(args.directions, args.data_dir):
         train_direction(src, tgt, folder, args)

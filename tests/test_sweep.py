@@ -231,11 +231,16 @@ def test_sweep_flags_are_checked_before_any_run(run_cli, toy_corpus, tiny_yaml, 
     assert r.returncode == 2 and "--data-dir" in r.stderr and "Traceback" not in r.stderr
 
 
-def test_the_mafand_table_names_the_recipe_with_the_best_mean_dev_bleu(tmp_path):
-    """scripts/mafand.py's table: a row per direction from its runs' records, failed runs left out of the means."""
+def mafand_script():
     spec = importlib.util.spec_from_file_location("mafand", Path(__file__).parent.parent / "scripts" / "mafand.py")
     mafand = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mafand)
+    return mafand
+
+
+def test_the_mafand_table_names_the_recipe_with_the_best_mean_dev_bleu(tmp_path):
+    """scripts/mafand.py's table: a row per direction from its runs' records, failed runs left out of the means."""
+    mafand = mafand_script()
     (tmp_path / "data" / "en-hau").mkdir(parents=True)
     run = {"words_asked": "all", "train_words": 40_000, "train_pairs": 2_976, "test_chrf": 30.0, "steps": 900,
            "best_step": 700, "tokens_per_s": 2_000, "train_seconds": 600, "early_stopped": True}
@@ -249,3 +254,15 @@ def test_the_mafand_table_names_the_recipe_with_the_best_mean_dev_bleu(tmp_path)
                               out=tmp_path / "out")
     assert mafand.table(args).splitlines()[-1] == \
         "| hau→en | 2,976 | 5.50 ± 0.71 / 30.00 ± 0.00 (900, 10) | 9.00 / 30.00 (900, 10) | lowres_transformer | 11.3 |"
+
+
+def test_mafand_trains_a_direction_with_nmt_curve_given_its_languages_jobs_and_settings(tmp_path):
+    mafand = mafand_script()
+    args = argparse.Namespace(configs=mafand.RECIPES, data_dir=tmp_path / "data", out=tmp_path / "out",
+                              max_time=5400.0, seeds=2, jobs=4, overrides=["train.validation.metric=chrf"])
+    command = mafand.curve_command("hau", "en", "en-hau", args)
+    assert command[1:4] == ["-m", "nmt", "curve"]
+    options = " ".join(command[4:])
+    assert f"--data-dir {tmp_path / 'data' / 'en-hau'} --out {tmp_path / 'out' / 'hau-en'} --max-time 5400.0" in options
+    assert "--words all --seeds 2 --jobs 4 --set data.src_lang=hau --set data.tgt_lang=en " \
+           "--set train.validation.metric=chrf" in options
