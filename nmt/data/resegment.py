@@ -7,6 +7,7 @@ pure function of those, so a resumed run re-creates it, and no ids go into check
 next epoch is segmented in a worker process while this one trains, instead of in the training loop
 when the epoch begins.
 """
+import signal
 from multiprocessing import get_context
 
 from nmt.data import dataset
@@ -77,6 +78,9 @@ _held = None  # the worker's (sides, alpha, seed), set once when it starts
 def _hold(*arguments):
     global _held
     _held = arguments
+    # Ctrl-C reaches the whole process group: it is for the trainer, which finishes its update and saves; a
+    # worker it killed would take the epoch being segmented with it, and the trainer would wait for it forever
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _segment_held(epoch):
